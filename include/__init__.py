@@ -1,0 +1,1 @@
+"""Shared code for the lakehouse DAGs: settings, the local stack, ingestion and alerting."""

@@ -1,0 +1,1 @@
+"""The local lakehouse: PostgreSQL, an S3-compatible store, Trino and Airflow on loopback, run as plain processes."""

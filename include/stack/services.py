@@ -1,0 +1,18 @@
+"""The services of the local stack, in start order."""
+
+from __future__ import annotations
+
+from include.settings import Settings
+from include.stack.objectstore import ObjectStore
+from include.stack.postgres import Postgres
+from include.stack.trino import Trino
+
+
+def services(settings: Settings, names: list[str] | None = None) -> list:
+    all_services = [Postgres(settings), ObjectStore(settings), Trino(settings)]
+    if not names:
+        return all_services
+    unknown = set(names) - {s.name for s in all_services}
+    if unknown:
+        raise SystemExit(f"unknown service(s): {', '.join(sorted(unknown))}")
+    return [s for s in all_services if s.name in names]

@@ -1,0 +1,155 @@
+"""Single-node Trino with an `iceberg` catalog: JDBC catalog on PostgreSQL, warehouse on the local S3 store."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from include.settings import Settings
+from include.stack.artifacts import trino_home
+from include.stack.java import find_java
+from include.stack.process import StackError, port_open, read_pid, spawn, stop_pid, tail, wait_until
+
+NAME = "trino"
+
+# Sized for a 2-core, 24 GiB machine that also runs PostgreSQL, the object store, Airflow and dbt.
+JVM_FLAGS = [
+    "-XX:InitialRAMPercentage=10",
+    "-XX:+UseG1GC",
+    "-XX:G1HeapRegionSize=32M",
+    "-XX:+ExplicitGCInvokesConcurrent",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-XX:-OmitStackTraceInFastThrow",
+    "-XX:ReservedCodeCacheSize=256M",
+    "-XX:PerMethodRecompilationCutoff=10000",
+    "-XX:PerBytecodeRecompilationCutoff=10000",
+    "-Djdk.attach.allowAttachSelf=true",
+    "-Djdk.nio.maxCachedBufferSize=2000000",
+    "-Dfile.encoding=UTF-8",
+    "--enable-native-access=ALL-UNNAMED",
+    "-XX:+EnableDynamicAgentLoading",
+]
+
+
+class Trino:
+    name = NAME
+
+    def __init__(self, settings: Settings):
+        self.s = settings
+        self.port = settings.trino_port
+        self.root = settings.home / "trino"
+        self.etc = self.root / "etc"
+        self.log = settings.home / "logs" / "trino.log"
+        self.pid_file = settings.home / "run" / "trino.pid"
+
+    def _write_config(self) -> None:
+        (self.etc / "catalog").mkdir(parents=True, exist_ok=True)
+        (self.etc / "config.properties").write_text(
+            "coordinator=true\n"
+            "node-scheduler.include-coordinator=true\n"
+            f"http-server.http.port={self.port}\n"
+            f"discovery.uri=http://127.0.0.1:{self.port}\n"
+            "query.max-memory=3GB\n"
+            "query.max-memory-per-node=3GB\n"
+            "task.concurrency=2\n"
+            f"catalog.config-dir={self.etc / 'catalog'}\n"
+        )
+        (self.etc / "log.properties").write_text("io.trino=INFO\n")
+        endpoint = self.s.s3_endpoint_url
+        s3_lines = (
+            f"s3.endpoint={endpoint}\ns3.path-style-access=true\n" if endpoint else ""
+        )
+        # Secrets stay out of the file: Trino resolves ${ENV:...} from the process environment at start.
+        (self.etc / "catalog" / f"{self.s.trino_catalog}.properties").write_text(
+            "connector.name=iceberg\n"
+            "iceberg.catalog.type=jdbc\n"
+            f"iceberg.jdbc-catalog.catalog-name={self.s.iceberg_catalog_name}\n"
+            "iceberg.jdbc-catalog.driver-class=org.postgresql.Driver\n"
+            f"iceberg.jdbc-catalog.connection-url=jdbc:postgresql://{self.s.pg_host}:{self.s.pg_port}/"
+            f"{self.s.pg_catalog_db}\n"
+            "iceberg.jdbc-catalog.connection-user=${ENV:LAKEHOUSE_PG_USER}\n"
+            "iceberg.jdbc-catalog.connection-password=${ENV:LAKEHOUSE_PG_PASSWORD}\n"
+            f"iceberg.jdbc-catalog.default-warehouse-dir={self.s.warehouse_uri}\n"
+            "iceberg.file-format=PARQUET\n"
+            "fs.native-s3.enabled=true\n"
+            f"{s3_lines}"
+            f"s3.region={self.s.s3_region}\n"
+            "s3.aws-access-key=${ENV:AWS_ACCESS_KEY_ID}\n"
+            "s3.aws-secret-key=${ENV:AWS_SECRET_ACCESS_KEY}\n"
+        )
+
+    def _command(self, java: Path, home: Path) -> list[str]:
+        return [
+            str(java),
+            f"-Xmx{self.s.trino_heap}",
+            *JVM_FLAGS,
+            "-cp", f"{home / 'lib'}/*",
+            f"-Dconfig={self.etc / 'config.properties'}",
+            f"-Dlog.levels-file={self.etc / 'log.properties'}",
+            "-Dnode.environment=lakehouse",
+            "-Dnode.id=lakehouse-local",
+            f"-Dnode.data-dir={self.root / 'data'}",
+            "-Dnode.internal-address=127.0.0.1",
+            f"-Dplugin.dir={home / 'plugin'}",
+            "io.trino.server.TrinoServer",
+        ]
+
+    def running(self) -> bool:
+        return read_pid(self.pid_file) is not None and port_open(self.s.trino_host, self.port)
+
+    def start(self) -> str:
+        if self.running():
+            self.check()
+            return "already running"
+        if port_open(self.s.trino_host, self.port):
+            raise StackError(NAME, self.port, self.log, "port is already in use by another process; set TRINO_PORT")
+        java = find_java(self.port)
+        home = trino_home(self.s.cache, self.s.trino_version)
+        self._write_config()
+        env = dict(os.environ)
+        env.update(LAKEHOUSE_PG_USER=self.s.pg_user, LAKEHOUSE_PG_PASSWORD=self.s.pg_password,
+                   AWS_ACCESS_KEY_ID=self.s.s3_access_key, AWS_SECRET_ACCESS_KEY=self.s.s3_secret_key,
+                   JAVA_HOME=str(java.parent.parent))
+        pid = spawn(self._command(java, home), self.log, self.pid_file, cwd=self.root, env=env)
+        ok = wait_until(self._started, 240, alive=lambda: read_pid(self.pid_file) == pid)
+        if not ok:
+            raise StackError(NAME, self.port, self.log, f"did not become ready: {tail(self.log, 8)}")
+        self.check()
+        return "started"
+
+    def _started(self) -> bool:
+        import json
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"http://{self.s.trino_host}:{self.port}/v1/info", timeout=2) as resp:
+                return not json.load(resp).get("starting", True)
+        except OSError:
+            return False
+
+    def check(self) -> None:
+        from trino.exceptions import TrinoQueryError
+
+        from include.settings import trino_connection
+
+        try:
+            cur = trino_connection(self.s).cursor()
+            cur.execute(f"show schemas from {self.s.trino_catalog}")
+            cur.fetchall()
+        except TrinoQueryError as exc:
+            raise StackError(NAME, self.port, self.log, f"catalog {self.s.trino_catalog!r} failed: {exc.message}") from None
+        except Exception as exc:  # noqa: BLE001 - any client failure is reported the same way
+            raise StackError(NAME, self.port, self.log, f"not answering SQL: {exc}") from None
+
+    def stop(self) -> bool:
+        return stop_pid(self.pid_file, timeout=60)
+
+    def status(self) -> str:
+        if not self.running():
+            return "stopped"
+        self.check()
+        return "healthy"
+
+    def reset(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
