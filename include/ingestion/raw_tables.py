@@ -35,24 +35,36 @@ def iceberg_schema(source: str):
     return Schema(*fields)
 
 
+# pyiceberg would retry a conflicting append by re-basing it on the winner's snapshot, which loads a file
+# twice when two loaders race on it. With no automatic retry the loader re-reads the ledger and decides itself.
+TABLE_PROPERTIES = {"write.parquet.compression-codec": "zstd", "commit.retry.num-retries": "0"}
+
+
 def ensure_table(cat, namespace: str, source: str):
     from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError, TableAlreadyExistsError
 
     identifier = (namespace, source)
     try:
-        return cat.load_table(identifier)
+        table = cat.load_table(identifier)
     except NoSuchTableError:
         pass
+    else:
+        if any(table.properties.get(k) != v for k, v in TABLE_PROPERTIES.items()):
+            with table.transaction() as tx:
+                tx.set_properties(TABLE_PROPERTIES)
+        return table
+    # Racing loaders may both create; the SQL catalog reports the loser as a unique-key violation.
     try:
         cat.create_namespace(namespace)
-    except NamespaceAlreadyExistsError:
-        pass
+    except Exception as exc:  # noqa: BLE001
+        if not isinstance(exc, NamespaceAlreadyExistsError) and not cat.namespace_exists(namespace):
+            raise
     try:
-        return cat.create_table(identifier, schema=iceberg_schema(source),
-                                properties={"write.parquet.compression-codec": "zstd"})
-    except TableAlreadyExistsError:
-        # Another loader created it first.
-        return cat.load_table(identifier)
+        return cat.create_table(identifier, schema=iceberg_schema(source), properties=TABLE_PROPERTIES)
+    except Exception as exc:  # noqa: BLE001
+        if not isinstance(exc, TableAlreadyExistsError) and not cat.table_exists(identifier):
+            raise
+        return ensure_table(cat, namespace, source)
 
 
 def add_extra_columns(table, names: list[str]):

@@ -1,0 +1,242 @@
+"""The loader against the real stack: every delivered row lands once, as delivered, or its file is quarantined."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import gzip
+import io
+import json
+import subprocess
+import sys
+import uuid
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from include.ingestion.contract import COLUMNS, META_COLUMNS
+from include.ingestion.loader import load
+from include.ingestion.raw_tables import catalog
+from include.settings import REPO_ROOT
+from tests.conftest import query
+
+pytestmark = pytest.mark.integration
+
+TX_HEADER = list(COLUMNS["transactions"])
+
+
+@pytest.fixture()
+def lake(settings, s3):
+    """Settings pointing at fresh landing and quarantine buckets and a fresh raw schema."""
+    tag = uuid.uuid4().hex[:8]
+    isolated = dataclasses.replace(settings, landing_bucket=f"landing-{tag}", quarantine_bucket=f"quarantine-{tag}",
+                                   raw_schema=f"raw_{tag}")
+    for bucket in (isolated.landing_bucket, isolated.quarantine_bucket):
+        s3.create_bucket(Bucket=bucket)
+    return isolated
+
+
+def put(s3, lake, key: str, body: bytes) -> None:
+    s3.put_object(Bucket=lake.landing_bucket, Key=key, Body=body)
+
+
+def csv_bytes(header: list[str], rows: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def tx_row(tx_id: str, **overrides: str) -> list[str]:
+    row = dict(transaction_id=tx_id, client_id="C000001", asset_id="A0001", transaction_type="buy", quantity="10",
+               price="12.5", amount="125.00", fee="1.00", currency="USD", executed_at="2026-11-20T10:00:00Z",
+               channel="web", status="settled", updated_at="2026-11-20T10:00:00Z")
+    row.update(overrides)
+    return [row[c] for c in TX_HEADER]
+
+
+def raw_rows(trino, lake, source: str, columns: str = "*") -> list:
+    return query(trino, f"select {columns} from {lake.trino_catalog}.{lake.raw_schema}.{source} "
+                        "order by _ingested_at, _source_file, _source_row")
+
+
+# Every kind of dirt the landing contract says real deliveries contain.
+DIRTY_ROWS = [
+    tx_row("T1", client_id="  C000001  ", channel=" Web "),            # surrounding whitespace
+    tx_row("T2", transaction_type="BUY", status="Settled"),            # mixed-case enumerations
+    tx_row("T3", currency="usd"),                                       # lower-case currency
+    tx_row("T4", fee=""),                                               # empty string
+    tx_row("T5", fee="NULL"),                                           # NULL token
+    tx_row("T6", fee="N/A"),                                            # N/A token
+    tx_row("T7", executed_at="2026-11-20 10:00:00"),                   # naive, space separator
+    tx_row("T8", executed_at="2026-11-20T11:00:00+01:00"),             # offset
+    tx_row("T9", quantity="ten"),                                       # unparseable number
+    tx_row("T10", channel="fax"),                                       # unknown enumeration
+    tx_row("T1", client_id="  C000001  ", channel=" Web "),            # repeated within the file
+    tx_row("", amount="5"),                                             # missing id
+    tx_row("T11", price='12,5 "quoted"'),                              # RFC 4180 quoting
+]
+
+
+def test_each_dirty_case_reaches_the_raw_table_unchanged(s3, lake, trino):
+    put(s3, lake, "transactions/dt=2026-11-20/dirty.csv", csv_bytes(TX_HEADER, DIRTY_ROWS))
+    report = load(lake)
+    assert [(f.status, f.rows) for f in report.files] == [("loaded", len(DIRTY_ROWS))]
+    stored = raw_rows(trino, lake, "transactions", ", ".join(TX_HEADER))
+    assert stored == DIRTY_ROWS
+
+
+def test_clients_booleans_and_assets_load_as_text(s3, lake, trino):
+    asset_header = list(COLUMNS["assets"])
+    spellings = ["true", "false", "yes", "no", "y", "n", "1", "0", "TRUE", " Yes "]
+    rows = [[f"A{i}", "SYM", "Name", "Equity", "Tech", "usd", "XNAS", "US0000000000", "3", flag, "2026-11-20"]
+            for i, flag in enumerate(spellings)]
+    put(s3, lake, "assets/dt=2026-11-20/assets.csv", csv_bytes(asset_header, rows))
+    load(lake)
+    assert [r[0] for r in raw_rows(trino, lake, "assets", "is_active")] == spellings
+
+
+def test_reloading_the_same_file_loads_nothing(s3, lake, trino):
+    put(s3, lake, "transactions/dt=2026-11-20/a.csv", csv_bytes(TX_HEADER, [tx_row("T1"), tx_row("T2")]))
+    first = load(lake)
+    second = load(lake)
+    assert [f.status for f in first.files] == ["loaded"]
+    assert [(f.status, f.reason) for f in second.files] == [("skipped", "already loaded")]
+    # The same bytes uploaded again to the same key keep their ETag: still nothing new.
+    put(s3, lake, "transactions/dt=2026-11-20/a.csv", csv_bytes(TX_HEADER, [tx_row("T1"), tx_row("T2")]))
+    assert [f.status for f in load(lake).files] == ["skipped"]
+    assert query(trino, f"select count(*) from {lake.trino_catalog}.{lake.raw_schema}.transactions") == [[2]]
+
+
+def test_a_changed_file_at_the_same_key_is_a_new_delivery(s3, lake, trino):
+    key = "transactions/dt=2026-11-20/a.csv"
+    put(s3, lake, key, csv_bytes(TX_HEADER, [tx_row("T1", status="pending")]))
+    load(lake)
+    put(s3, lake, key, csv_bytes(TX_HEADER, [tx_row("T1", status="settled", updated_at="2026-11-21T09:00:00Z")]))
+    assert [f.status for f in load(lake).files] == ["loaded"]
+    stored = raw_rows(trino, lake, "transactions", "status, _source_etag")
+    assert [s for s, _ in stored] == ["pending", "settled"] and stored[0][1] != stored[1][1]
+
+
+def test_two_concurrent_loaders_load_each_file_once(s3, lake, trino):
+    keys = [f"transactions/dt=2026-11-2{d}/part-{i}.csv" for d in range(3) for i in range(2)]
+    for n, key in enumerate(keys):
+        put(s3, lake, key, csv_bytes(TX_HEADER, [tx_row(f"T{n}-{r}") for r in range(50)]))
+    env = {"PYTHONPATH": str(REPO_ROOT), "LANDING_BUCKET": lake.landing_bucket,
+           "QUARANTINE_BUCKET": lake.quarantine_bucket, "RAW_SCHEMA": lake.raw_schema}
+    import os
+
+    cmd = [sys.executable, "-m", "include.ingestion", "load", "--json"]
+    procs = [subprocess.Popen(cmd, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    reports = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        reports.append(json.loads(out))
+    loaded = [f["key"] for r in reports for f in r["files"] if f["status"] == "loaded"]
+    assert sorted(loaded) == sorted(keys), "each file is loaded by exactly one of the two loaders"
+    assert query(trino, f"select count(*), count(distinct _source_file) from "
+                        f"{lake.trino_catalog}.{lake.raw_schema}.transactions") == [[len(keys) * 50, len(keys)]]
+
+
+BROKEN = {
+    "transactions/dt=2026-11-20/empty.csv": (b"", "empty file"),
+    "transactions/dt=2026-11-20/header-only.csv": (b"transaction_id,amount\r\n", "no data rows"),
+    "transactions/dt=2026-11-20/truncated.csv.gz": (gzip.compress(b"transaction_id\nT1\nT2\n")[:-6], "truncated gzip"),
+    "transactions/dt=2026-11-20/not-parquet.parquet": (b"transaction_id\nT1\n", "not a readable Parquet"),
+    "transactions/dt=2026-11-20/wrong-header.csv": (b"id,amount\nT1,5\n", "missing key column 'transaction_id'"),
+    "transactions/dt=2026-11-20/ragged.csv": (b"transaction_id,amount\nT1,5\nT2\n", "malformed CSV"),
+    "transactions/dt=2026-11-20/latin1.csv": ("transaction_id,client_id\nT1,Müller\n".encode("latin-1"),
+                                              "not valid UTF-8"),
+    "transactions/loose-file.csv": (b"transaction_id\nT1\n", "does not follow"),
+    "transactions/dt=2026-11-20/notes.json": (b"{}", "unsupported file type"),
+}
+
+
+def test_broken_files_are_quarantined_with_a_reason_and_good_files_still_load(s3, lake, trino):
+    for key, (body, _) in BROKEN.items():
+        put(s3, lake, key, body)
+    put(s3, lake, "transactions/dt=2026-11-20/good.csv", csv_bytes(TX_HEADER, [tx_row("T1"), tx_row("T2")]))
+    report = load(lake)
+
+    by_key = {f.key: f for f in report.files}
+    assert by_key["transactions/dt=2026-11-20/good.csv"].status == "loaded"
+    for key, (_, reason) in BROKEN.items():
+        assert by_key[key].status == "rejected" and reason in by_key[key].reason, (key, by_key[key])
+        etag = by_key[key].etag
+        doc = json.loads(s3.get_object(Bucket=lake.quarantine_bucket, Key=f"{key}.{etag}.reason.json")["Body"].read())
+        assert doc["key"] == key and reason in doc["reason"]
+        quarantined = s3.get_object(Bucket=lake.quarantine_bucket, Key=f"{key}.{etag}")["Body"].read()
+        assert quarantined == BROKEN[key][0]
+        assert s3.get_object(Bucket=lake.landing_bucket, Key=key)["Body"].read() == BROKEN[key][0], "landing keeps it"
+    assert query(trino, f"select count(*) from {lake.trino_catalog}.{lake.raw_schema}.transactions") == [[2]]
+    # Rejections are recorded once: the next run reports them as skipped, not rejected again.
+    again = load(lake)
+    assert again.count("rejected") == 0 and again.count("skipped") == len(BROKEN) + 1
+
+
+def test_raw_row_count_equals_data_rows_in_the_files(s3, lake, trino):
+    sizes = {"a.csv": 7, "b.csv": 1, "c.csv": 120}
+    for name, n in sizes.items():
+        put(s3, lake, f"transactions/dt=2026-11-21/{name}", csv_bytes(TX_HEADER, [tx_row(f"{name}-{i}") for i in range(n)]))
+    report = load(lake)
+    assert report.rows_loaded == sum(sizes.values())
+    counts = query(trino, f"select regexp_extract(_source_file, '[^/]+$'), count(*), max(_source_row) from "
+                          f"{lake.trino_catalog}.{lake.raw_schema}.transactions group by 1 order by 1")
+    assert counts == [[name, n, n] for name, n in sorted(sizes.items())]
+
+
+def test_an_extra_column_evolves_the_schema(s3, lake, trino):
+    put(s3, lake, "transactions/dt=2026-11-20/a.csv", csv_bytes(TX_HEADER, [tx_row("T1")]))
+    load(lake)
+    put(s3, lake, "transactions/dt=2026-11-21/b.csv",
+        csv_bytes(TX_HEADER + ["Broker_Ref"], [tx_row("T2") + ["BR-9"]]))
+    report = load(lake)
+    assert report.files[-1].extra_columns == ["broker_ref"]
+    rows = raw_rows(trino, lake, "transactions", "transaction_id, broker_ref")
+    assert rows == [["T1", None], ["T2", "BR-9"]]
+
+
+def test_csv_gzip_csv_and_parquet_all_load(s3, lake, trino):
+    rows = [tx_row("T1"), tx_row("T2")]
+    put(s3, lake, "transactions/dt=2026-11-20/a.csv", csv_bytes(TX_HEADER, rows))
+    put(s3, lake, "transactions/dt=2026-11-20/b.csv.gz", gzip.compress(csv_bytes(TX_HEADER, rows)))
+    # Header case and column order are free; Parquet columns arrive in a different order and case.
+    shuffled = list(reversed(TX_HEADER))
+    table = pa.table({name.upper(): [r[TX_HEADER.index(name)] for r in rows] for name in shuffled})
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    put(s3, lake, "transactions/dt=2026-11-20/c.parquet", buf.getvalue())
+    report = load(lake)
+    assert [(f.status, f.rows) for f in report.files] == [("loaded", 2)] * 3
+    stored = raw_rows(trino, lake, "transactions", ", ".join(TX_HEADER))
+    assert stored == rows * 3
+
+
+def test_raw_tables_carry_load_metadata(s3, lake, trino):
+    put(s3, lake, "transactions/dt=2026-11-20/a.csv", csv_bytes(TX_HEADER, [tx_row("T1")]))
+    report = load(lake)
+    (row,) = raw_rows(trino, lake, "transactions", ", ".join(META_COLUMNS))
+    assert row[0] == f"s3://{lake.landing_bucket}/transactions/dt=2026-11-20/a.csv"
+    assert row[1] == report.files[0].etag and row[2] == 1 and row[4] == report.batch_id
+    assert row[3] is not None
+
+
+def test_pyiceberg_and_trino_see_each_others_tables_and_commits(lake, trino):
+    cat_name, schema = lake.trino_catalog, lake.raw_schema
+    query(trino, f"create schema if not exists {cat_name}.{schema}")
+    query(trino, f"create table {cat_name}.{schema}.from_trino (id bigint)")
+    query(trino, f"insert into {cat_name}.{schema}.from_trino values (1), (2)")
+
+    cat = catalog(lake)
+    table = cat.load_table((schema, "from_trino"))
+    assert sorted(table.scan().to_arrow().column("id").to_pylist()) == [1, 2]
+
+    table.append(pa.table({"id": pa.array([3], pa.int64())}))
+    assert query(trino, f"select count(*) from {cat_name}.{schema}.from_trino") == [[3]]
+
+    query(trino, f"insert into {cat_name}.{schema}.from_trino values (4)")
+    assert sorted(cat.load_table((schema, "from_trino")).scan().to_arrow().column("id").to_pylist()) == [1, 2, 3, 4]
