@@ -85,6 +85,10 @@ class Settings:
     # The loopback Slack-compatible webhook receiver and Airflow.
     webhook_port: int = field(default_factory=lambda: _int("LAKEHOUSE_WEBHOOK_PORT", 58099))
     airflow_port: int = field(default_factory=lambda: _int("AIRFLOW_PORT", 8080))
+    airflow_fernet_key: str = field(default_factory=lambda: _env("AIRFLOW_FERNET_KEY", ""), repr=False)
+    airflow_jwt_secret: str = field(default_factory=lambda: _env("AIRFLOW_JWT_SECRET", ""), repr=False)
+    airflow_api_secret_key: str = field(default_factory=lambda: _env("AIRFLOW_API_SECRET_KEY", ""), repr=False)
+    slack_webhook_url: str = field(default_factory=lambda: _env("SLACK_WEBHOOK_URL", ""), repr=False)
 
     @property
     def s3_endpoint_host_port(self) -> tuple[str, int]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from include.settings import Settings
+from include.stack.airflow import Airflow
 from include.stack.objectstore import ObjectStore
 from include.stack.postgres import Postgres
 from include.stack.trino import Trino
 
 
 def services(settings: Settings, names: list[str] | None = None) -> list:
-    all_services = [Postgres(settings), ObjectStore(settings), Trino(settings)]
+    all_services = [Postgres(settings), ObjectStore(settings), Trino(settings), Airflow(settings)]
     if not names:
         return all_services
     unknown = set(names) - {s.name for s in all_services}
