@@ -7,6 +7,7 @@ exactly one rule; the audit's rule order (missing id first, orphan reference las
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import numpy as np
 
@@ -57,8 +58,15 @@ def _money(value: float) -> str:
 
 
 def transaction_reject(kind: str, row: dict, rng: np.random.Generator, new_id: Callable[[], str], fresh: FreshIds):
-    """`row` is a clean buy or sell; returns a copy with a new id that breaks rule `kind`."""
+    """`row` is a clean buy or sell; returns a copy with a new id that breaks rule `kind`.
+
+    The copy is also moved 1-3 hours earlier so it never sits next to its template as a duplicate suspect.
+    """
     out = dict(row, transaction_id=new_id())
+    shift = timedelta(seconds=int(rng.integers(3_600, 3 * 3_600)))
+    for col in ("executed_at", "updated_at"):
+        moved = datetime.strptime(row[col], "%Y-%m-%dT%H:%M:%SZ") - shift
+        out[col] = moved.strftime("%Y-%m-%dT%H:%M:%SZ")
     qty, price = float(row["quantity"]), float(row["price"])
     if kind == "missing_id":
         out["transaction_id"] = _pick(rng, ("", "NULL"))

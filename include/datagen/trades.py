@@ -126,11 +126,11 @@ def book_buys(w: World, batch: TradeBatch) -> None:
     np.add.at(w.positions, (batch.client[buy], batch.slot[buy]), batch.qty[buy])
 
 
-def count_settled(w: World, batch: TradeBatch) -> None:
-    """Remember how many settled buys/sells each client has before the next day (pending settles overnight)."""
+def settled_trade_clients(batch: TradeBatch) -> np.ndarray:
+    """Clients of buys/sells that end up settled (pending settles overnight); counted once the day is over."""
     trade = (batch.ttype == BUY) | (batch.ttype == SELL)
     done = trade & ((batch.status == SETTLED) | (batch.status == PENDING)) & (batch.origin != SETTLEMENT)
-    np.add.at(w.settled_before, batch.client[done], 1)
+    return batch.client[done]
 
 
 def settlements(rng: np.random.Generator, pending: TradeBatch, day_epoch: int) -> TradeBatch:

@@ -1,0 +1,92 @@
+"""
+## Lakehouse pipeline
+
+Each day's landing files for **assets**, **clients** and **transactions** are awaited by deferrable S3
+sensors, loaded exactly once into the raw Iceberg tables `lakehouse.<source>`, and transformed by the
+dbt project (one task per model, its tests right after it). New anomalies and rejected input are sent as
+Slack alerts; any task that finally fails alerts too.
+
+The run for logical date D reads landing partition `dt=D`. Transactions must arrive (or the run fails
+and alerts); assets and clients may skip a day. Configuration: `include/pipeline/config.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import TriggerRule, chain, dag, task
+from airflow.timetables.interval import CronDataIntervalTimetable
+from cosmos import DbtTaskGroup
+
+from include.alerts.failure import failure_notifier
+from include.pipeline import config
+from include.pipeline.assets import raw_table_asset
+from include.pipeline.dbt import (
+    attach_model_assets,
+    execution_config,
+    model_task,
+    profile_config,
+    project_config,
+    render_config,
+)
+from include.pipeline import tasks
+from include.pipeline.sensors import landing_sensor
+
+
+@dag(
+    dag_id=config.DAG_ID,
+    # Interval timetable: the run for day D starts when D is over, so its landing partition is complete.
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=config.START_DATE,
+    catchup=config.CATCHUP,
+    max_active_runs=1,
+    default_args={
+        "owner": config.OWNER,
+        "retries": config.RETRIES,
+        "retry_delay": config.RETRY_DELAY,
+        "retry_exponential_backoff": True,
+        "max_retry_delay": config.MAX_RETRY_DELAY,
+        "on_failure_callback": failure_notifier(config.SLACK_CONN_ID),
+    },
+    tags=["lakehouse", "ingestion", "dbt", "alerts"],
+    doc_md=__doc__,
+)
+def lakehouse_pipeline():
+    @task(trigger_rule=TriggerRule.NONE_FAILED)
+    def ingest(source: str, **context: Any) -> dict:
+        """Load the source's new landing files into its raw Iceberg table; report rejected files."""
+        return tasks.ingest_source(source, context["run_id"])
+
+    summaries = []
+    for source in config.SOURCES:
+        summary = ingest.override(task_id=f"ingest_{source}", outlets=[raw_table_asset(source)])(source)
+        landing_sensor(source) >> summary
+        summaries.append(summary)
+
+    dbt = DbtTaskGroup(
+        group_id="dbt",
+        project_config=project_config(),
+        profile_config=profile_config(),
+        execution_config=execution_config(),
+        render_config=render_config(),
+        operator_args={"install_deps": False},
+    )
+
+    @task
+    def alert_anomalies(**context: Any) -> dict:
+        """Slack-alert anomalies not alerted before, grouped by severity."""
+        return tasks.alert_anomalies(context["dag"].dag_id, context["run_id"])
+
+    @task
+    def alert_rejects(ingest_summaries: list[dict], **context: Any) -> dict:
+        """Slack-alert files quarantined by this run and rejected-row counts above the threshold."""
+        return tasks.alert_rejects(context["dag"].dag_id, context["run_id"], context["ds"], ingest_summaries)
+
+    attach_model_assets(dbt)
+
+    chain(summaries, dbt)
+    model_task(dbt, "transaction_anomaly_detection") >> alert_anomalies()
+    [model_task(dbt, f"stg_{s}_rejected") for s in config.SOURCES] >> alert_rejects(summaries)
+
+
+lakehouse_pipeline()

@@ -1,0 +1,72 @@
+{#-
+    One row per distinct delivered client record that cannot be made valid, with the first rule it breaks
+    (all of them in broken_rules) and where it was last delivered. A record delivered again is one row.
+-#}
+
+with
+
+rejected as (
+
+    select * from {{ ref('base_lakehouse__clients') }}
+    where rejection_rule is not null
+
+),
+
+deliveries as (
+
+    select
+        record_key,
+        count(*) as delivery_count,
+        min(_ingested_at) as first_ingested_at
+
+    from rejected
+    group by record_key
+
+),
+
+latest_delivery as (
+
+    select
+        *,
+        row_number() over (
+            partition by record_key
+            order by _ingested_at desc, _source_file desc, _source_row desc
+        ) as delivery_rank
+
+    from rejected
+
+),
+
+final as (
+
+    select
+        -- ids
+        latest_delivery.record_key,
+        latest_delivery.client_id,
+
+        -- validation
+        latest_delivery.rejection_rule,
+        latest_delivery.rejected_column,
+        latest_delivery.rejected_value,
+        latest_delivery.broken_rules,
+
+        -- as delivered
+        {%- for column in lakehouse_contract_columns('clients') %}
+        latest_delivery.delivered_{{ column }},
+        {%- endfor %}
+
+        -- lineage of the latest delivery
+        deliveries.delivery_count,
+        deliveries.first_ingested_at,
+        latest_delivery._source_file,
+        latest_delivery._source_row,
+        latest_delivery._ingested_at,
+        latest_delivery._batch_id
+
+    from latest_delivery
+    inner join deliveries on latest_delivery.record_key = deliveries.record_key
+    where latest_delivery.delivery_rank = 1
+
+)
+
+select * from final

@@ -1,0 +1,167 @@
+"""Slack Block Kit messages for anomalies and rejected data, as pure functions of plain rows.
+
+Every builder returns `{"text": ..., "blocks": [...]}` ready for `SlackWebhookHook.send(**message)`, within
+Slack's limits: at most 50 blocks, section text up to 3000 characters, header text up to 150.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from urllib.parse import quote
+
+# Most urgent first: one message per severity, sent in this order.
+SEVERITY_ORDER = ("critical", "high", "medium", "low")
+SEVERITY_EMOJI = {"critical": ":rotating_light:", "high": ":red_circle:", "medium": ":large_orange_circle:",
+                  "low": ":large_yellow_circle:"}
+
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_HEADER_TEXT = 150
+MAX_REASON = 500
+# Header, context, summary and run link take four blocks; the rest may list items.
+MAX_ITEMS = MAX_BLOCKS - 4
+
+
+def escape(text: object) -> str:
+    """Slack mrkdwn treats &, < and > as markup; data (reasons, keys) must not open links or mentions."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def code(text: object) -> str:
+    # A backtick inside would end the inline code early.
+    return f"`{escape(text).replace('`', chr(39))}`"
+
+
+def truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def header(text: str) -> dict:
+    return {"type": "header", "text": {"type": "plain_text", "text": truncate(text, MAX_HEADER_TEXT), "emoji": True}}
+
+
+def section(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, MAX_SECTION_TEXT)}}
+
+
+def context_block(text: str) -> dict:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(text, MAX_SECTION_TEXT)}]}
+
+
+def link(url: str, label: str) -> str:
+    """A mrkdwn link; `|` and `>` would end Slack's <url|label> syntax early, so they are percent-encoded."""
+    if not url:
+        return escape(label)
+    return f"<{quote(url, safe=':/?&=#%+@,;~')}|{escape(label)}>"
+
+
+def run_link(base_url: str, dag_id: str, run_id: str) -> str:
+    """The Airflow 3 UI address of a DAG run (what `ti.log_url` is built from, minus the task)."""
+    return f"{base_url.rstrip('/')}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
+
+
+def plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def counts_text(counter: Counter) -> str:
+    """`rule ×3, other ×1`, largest first, so the summary line says what the hidden items are."""
+    return ", ".join(f"{name} ×{n}" for name, n in sorted(counter.items(), key=lambda kv: (-kv[1], str(kv[0]))))
+
+
+def group_by_severity(anomalies: Iterable[dict]) -> list[tuple[str, list[dict]]]:
+    """Anomalies grouped by severity, most urgent first, highest score first within a group.
+
+    A severity outside the known four still gets its message, after the known ones, rather than being dropped.
+    """
+    groups: dict[str, list[dict]] = {}
+    for row in anomalies:
+        groups.setdefault(str(row.get("severity") or "unknown"), []).append(row)
+    rank = {s: i for i, s in enumerate(SEVERITY_ORDER)}
+    ordered = sorted(groups, key=lambda s: (rank.get(s, len(rank)), s))
+    return [(s, sorted(groups[s], key=lambda r: -(r.get("score") or 0.0))) for s in ordered]
+
+
+def _when(value) -> str:
+    return value.isoformat(sep=" ", timespec="seconds") if hasattr(value, "isoformat") else str(value)
+
+
+def anomaly_line(row: dict) -> str:
+    """One anomaly: rule and score, the transaction it concerns, and the rule's reason."""
+    figures = f"score {row['score']:.2f}" if isinstance(row.get("score"), (int, float)) else "score n/a"
+    if row.get("amount") is not None:
+        figures = f"amount {row['amount']} · {figures}"
+    return (
+        f"*{escape(row.get('rule'))}* · {figures}\n"
+        f"Transaction {code(row.get('transaction_id'))} · client {code(row.get('client_id'))}"
+        f" · asset {code(row.get('asset_id'))} · executed {escape(_when(row.get('executed_at')))}\n"
+        f"> {escape(truncate(str(row.get('reason') or ''), MAX_REASON))}"
+    )
+
+
+def _capped(items: list[dict], cap: int) -> tuple[list[dict], list[dict]]:
+    cap = max(1, min(cap, MAX_ITEMS))
+    return items[:cap], items[cap:]
+
+
+def _footer(hidden: list[dict], key: str, run_id: str, run_url: str, noun: str) -> list[dict]:
+    blocks = []
+    if hidden:
+        more = counts_text(Counter(str(r.get(key)) for r in hidden))
+        blocks.append(section(f"… and {len(hidden)} more {noun} ({escape(more)})"))
+    blocks.append(section(f"{link(run_url, f'Open the Airflow run {run_id}')} for the full list and the task logs."))
+    return blocks
+
+
+def anomaly_message(severity: str, anomalies: list[dict], run_id: str, run_url: str, message_id: str,
+                    cap: int = 20) -> dict:
+    """One Slack message for the anomalies of one severity: the first `cap` listed, the rest counted by rule."""
+    shown, hidden = _capped(anomalies, cap)
+    emoji = SEVERITY_EMOJI.get(severity, ":grey_question:")
+    title = f"{plural(len(anomalies), f'{severity} anomaly', f'{severity} anomalies')} detected"
+    blocks = [
+        header(f"{emoji} {title}"),
+        context_block(f"Run {code(run_id)} · alert {code(message_id)}"),
+        *(section(anomaly_line(row)) for row in shown),
+        *_footer(hidden, "rule", run_id, run_url, "anomalies"),
+    ]
+    text = f"{title} in run {run_id}: {run_url}" if run_url else f"{title} in run {run_id}"
+    return {"text": text, "blocks": blocks}
+
+
+def rejected_file_line(f: dict) -> str:
+    return (
+        f"*{escape(f.get('source') or 'unknown source')}* {code(f.get('key'))} (etag {code(f.get('etag'))})\n"
+        f"Reason: {escape(truncate(str(f.get('reason') or ''), MAX_REASON))}\n"
+        f"Quarantined at {code(f.get('quarantine_uri') or 'n/a')}"
+    )
+
+
+def rejected_files_message(files: list[dict], run_id: str, run_url: str, message_id: str, cap: int = 20) -> dict:
+    """One message for newly rejected landing files: each file with its reason and quarantine copy."""
+    shown, hidden = _capped(files, cap)
+    title = f"{plural(len(files), 'landing file', 'landing files')} rejected"
+    blocks = [
+        header(f":no_entry: {title}"),
+        context_block(f"Run {code(run_id)} · alert {code(message_id)} · the originals stay in landing"),
+        *(section(rejected_file_line(f)) for f in shown),
+        *_footer(hidden, "source", run_id, run_url, "files"),
+    ]
+    return {"text": f"{title} in run {run_id}", "blocks": blocks}
+
+
+def rejected_rows_message(counts: dict[str, int], threshold: int, ds: str, run_id: str, run_url: str,
+                          message_id: str) -> dict:
+    """One message for the sources whose rejected-row count on `ds` passed `threshold`."""
+    lines = [f"• *{escape(source)}*: {plural(n, 'row', 'rows')} rejected"
+             for source, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    title = f"Rejected rows above {threshold} on {ds}"
+    blocks = [
+        header(f":warning: {title}"),
+        context_block(f"Run {code(run_id)} · alert {code(message_id)}"),
+        section("\n".join(lines)),
+        *_footer([], "source", run_id, run_url, "sources"),
+    ]
+    summary = ", ".join(f"{s}: {n}" for s, n in sorted(counts.items()))
+    return {"text": f"{title} ({summary}) in run {run_id}", "blocks": blocks}

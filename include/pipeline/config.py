@@ -1,0 +1,51 @@
+"""Settings of the pipeline DAG, from the environment so one package serves local, Astro and Kubernetes."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta, timezone
+
+from include.settings import REPO_ROOT, load_dotenv
+
+load_dotenv()
+
+
+def _bool(name: str, default: bool) -> bool:
+    return os.environ.get(name, str(default)).strip().lower() in ("1", "true", "yes", "y")
+
+
+def _seconds(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+DAG_ID = "lakehouse_pipeline"
+START_DATE = datetime.fromisoformat(os.environ.get("LAKEHOUSE_START_DATE", "2026-11-01")).replace(tzinfo=timezone.utc)
+CATCHUP = _bool("LAKEHOUSE_CATCHUP", False)
+OWNER = os.environ.get("LAKEHOUSE_OWNER", "data-platform")
+RETRIES = int(os.environ.get("LAKEHOUSE_RETRIES", 2))
+RETRY_DELAY = timedelta(seconds=_seconds("LAKEHOUSE_RETRY_DELAY_SECONDS", 30))
+MAX_RETRY_DELAY = timedelta(minutes=10)
+
+# Connections (Airflow connection ids); locally the stack creates them as AIRFLOW_CONN_* variables.
+AWS_CONN_ID = os.environ.get("LAKEHOUSE_AWS_CONN_ID", "aws_lakehouse")
+TRINO_CONN_ID = os.environ.get("LAKEHOUSE_TRINO_CONN_ID", "trino_lakehouse")
+SLACK_CONN_ID = os.environ.get("LAKEHOUSE_SLACK_CONN_ID", "slack_alerts")
+# How dbt authenticates to Trino: none (local HTTP), ldap (password over HTTPS) or jwt (Starburst Galaxy).
+TRINO_AUTH = os.environ.get("LAKEHOUSE_TRINO_AUTH", "none")
+TRINO_CATALOG = os.environ.get("TRINO_CATALOG", "iceberg")
+
+LANDING_BUCKET = os.environ.get("LANDING_BUCKET", "landing")
+RAW_SCHEMA = os.environ.get("RAW_SCHEMA", "lakehouse")
+SOURCES = ("assets", "clients", "transactions")
+# Transactions arrive every day: waiting longer than this fails the run (and alerts).
+TRANSACTIONS_TIMEOUT = timedelta(seconds=_seconds("LAKEHOUSE_TRANSACTIONS_TIMEOUT_SECONDS", 6 * 3600))
+# Assets and clients may skip a day: after this the sensor skips and the run builds on what is loaded.
+OPTIONAL_SOURCE_TIMEOUT = timedelta(seconds=_seconds("LAKEHOUSE_OPTIONAL_SOURCE_TIMEOUT_SECONDS", 1800))
+POKE_INTERVAL = timedelta(seconds=_seconds("LAKEHOUSE_POKE_INTERVAL_SECONDS", 60))
+
+DBT_PROJECT_DIR = REPO_ROOT / "dbt" / "lakehouse"
+DBT_MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+DBT_EXECUTABLE = os.environ.get("DBT_EXECUTABLE", "dbt")
+
+ALERT_CAP = int(os.environ.get("LAKEHOUSE_ALERT_CAP", 20))
+REJECTED_ROWS_THRESHOLD = int(os.environ.get("LAKEHOUSE_REJECTED_ROWS_THRESHOLD", 0))
