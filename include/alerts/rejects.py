@@ -7,6 +7,7 @@ delivery and is alerted again if it too is rejected. Row counts are keyed `rejec
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 from include.alerts.ledger import already_sent, deliver, ensure_ledger, slack_hook
@@ -66,13 +67,8 @@ def send_reject_alerts(trino_cursor, slack_conn_id: str, run_id: str, run_url: s
     one is sent. Raises AlertDeliveryError when the webhook does not accept a message, recording nothing for it.
     """
     ensure_ledger(trino_cursor, ledger_schema)
-    hooks: list = []
-
-    def hook():
-        # Built on first use: a run with nothing new needs no Slack connection at all.
-        if not hooks:
-            hooks.append(slack_hook(slack_conn_id))
-        return hooks[0]
+    # Built on first use: a run with nothing new needs no Slack connection at all.
+    hook = functools.cache(functools.partial(slack_hook, slack_conn_id))
 
     files_sent, files_seen = _alert_files(trino_cursor, hook, run_id, run_url, rejected_files, cap, ledger_schema)
     rows_sent, rows_seen = _alert_rows(trino_cursor, hook, run_id, run_url, rejected_rows, row_threshold, ds,

@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 from include.datagen.batch import CHANNELS, CURRENCIES, NO_VALUE, STATUSES, TYPES, TradeBatch
 from include.datagen.config import DAY_SECONDS
 from include.datagen.contract import CANONICAL_TIMESTAMP_FORMAT, COLUMNS
+from include.datagen.reference import NO_DATE
 
 
 def _str(values: np.ndarray) -> pa.Array:
@@ -39,10 +40,11 @@ def timestamps(epoch_seconds: np.ndarray) -> pa.Array:
 
 
 def dates(epoch_days: np.ndarray) -> pa.Array:
-    """Dates as YYYY-MM-DD; negative day numbers mean "no date" (null)."""
+    """Dates as YYYY-MM-DD; `reference.NO_DATE` means "no date" (null)."""
     days = np.asarray(epoch_days, dtype=np.int64)
-    text = pc.strftime(pa.array(np.maximum(days, 0).astype(np.int32), pa.date32()), format="%Y-%m-%d")
-    return pc.if_else(pa.array(days < 0), pa.scalar(None, pa.string()), text)
+    missing = days == NO_DATE
+    text = pc.strftime(pa.array(np.where(missing, 0, days).astype(np.int32), pa.date32()), format="%Y-%m-%d")
+    return pc.if_else(pa.array(missing), pa.scalar(None, pa.string()), text)
 
 
 def padded_ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:

@@ -36,6 +36,7 @@ KYC_WEIGHTS = (0.90, 0.05, 0.03, 0.02)
 UNIVERSE_SIZE = 12
 # Clients onboarded this close to the run start count as "new" for the new-account rule (7 days, plus margin).
 NEW_ACCOUNT_DAYS = 10
+NO_DATE = -(10**7)  # date_of_birth is empty for institutions; epoch days go negative before 1970
 
 
 def _choice(rng: np.random.Generator, options, weights, size: int) -> np.ndarray:
@@ -153,7 +154,7 @@ def build_clients(rng: np.random.Generator, n: int, start_epoch: int) -> pd.Data
     )
     updated = onboarded + (rng.random(n) * (start_epoch - 3_600 - onboarded)).astype(np.int64)
     age_days = rng.integers(18 * 365, 85 * 365, size=n) + np.where(segment == 1, 15 * 365, 0)
-    dob = np.where(segment == 2, -1, start_epoch // DAY_SECONDS - np.minimum(age_days, 90 * 365))
+    dob = np.where(segment == 2, NO_DATE, start_epoch // DAY_SECONDS - np.minimum(age_days, 90 * 365))
 
     base = SEGMENT_MEDIAN_AMOUNT[segment] * np.exp(rng.normal(0.0, 0.7, size=n))
     new = onboarded >= start_epoch - NEW_ACCOUNT_DAYS * DAY_SECONDS

@@ -23,7 +23,7 @@ CHANNEL_SHARES = np.array([[0.45, 0.45, 0.08, 0.02], [0.35, 0.25, 0.35, 0.05], [
 COMMISSION_RATE = np.array([0.001, 0.0008, 0.0002])
 ZERO_COMMISSION_SHARE = 0.25
 CRYPTO = ref.ASSET_CLASSES.index("crypto")
-SELL_SHARE_OF_HOLDING = 0.9  # never sell a whole position, so float running sums can't dip below zero
+SELL_SHARE_PERCENT = 90  # never sell a whole position, so float running sums cannot dip below zero
 
 # Natural trading stays inside 05:00-22:30 UTC; the burst window after 23:00 is reserved for velocity anomalies.
 TRADING_OPEN, TRADING_CLOSE = 5 * 3_600, 22 * 3_600 + 1_800
@@ -55,7 +55,7 @@ def _settle_sells(w: World, client, slot, ttype, qty_target) -> np.ndarray:
     """Sell quantities within the start-of-day holding (once per position per day); others become buys."""
     is_sell = ttype == SELL
     step = 10 ** (4 - w.asset_decimals[w.universe[client, slot]])
-    cap = (w.available[client, slot] * SELL_SHARE_OF_HOLDING // step) * step
+    cap = (w.available[client, slot] * SELL_SHARE_PERCENT // 100 // step) * step
     qty = np.minimum(qty_target, cap)
     ok = is_sell & (qty >= step) & (qty * 2 >= qty_target)
     pair = client.astype(np.int64) * ref.UNIVERSE_SIZE + slot

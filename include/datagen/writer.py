@@ -29,13 +29,16 @@ def csv_bytes(table: pa.Table) -> bytes:
     header = (",".join(_csv_field(n) for n in table.column_names) + "\n").encode()
     if table.num_rows == 0:
         return header
+    def lit(text: str) -> pa.Scalar:
+        return pa.scalar(text, pa.large_string())
+
     columns = []
     for column in table.columns:
-        text = pc.fill_null(column.combine_chunks().cast(pa.large_string()), "")
-        quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
+        text = pc.fill_null(column.combine_chunks().cast(pa.large_string()), lit(""))
+        quoted = pc.binary_join_element_wise(lit('"'), pc.replace_substring(text, '"', '""'), lit('"'), lit(""))
         columns.append(pc.if_else(pc.match_substring_regex(text, '[",\r\n]'), quoted, text))
-    lines = pc.binary_join_element_wise(*columns, ",")
-    lines = pc.binary_join_element_wise(lines, "\n", "")
+    lines = pc.binary_join_element_wise(*columns, lit(","))
+    lines = pc.binary_join_element_wise(lines, lit("\n"), lit(""))
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
     body = lines.buffers()[2].to_pybytes()[offsets[0] : offsets[-1]]
     return header + body
