@@ -69,7 +69,7 @@ def lakehouse_pipeline():
         profile_config=profile_config(),
         execution_config=execution_config(),
         render_config=render_config(),
-        operator_args={"install_deps": False, "callback": "include.pipeline.dbt_results.save_run_results"},
+        operator_args={"callback": "include.pipeline.dbt_results.save_run_results"},
     )
 
     @task

@@ -19,6 +19,8 @@ MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
 MAX_HEADER_TEXT = 150
 MAX_REASON = 500
+# Ids, keys and URIs: long enough for any real one, short enough that the reason still fits in the section.
+MAX_ID = 300
 # Header, context, summary and run link take four blocks; the rest may list items.
 MAX_ITEMS = MAX_BLOCKS - 4
 
@@ -28,9 +30,9 @@ def escape(text: object) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def code(text: object) -> str:
+def code(text: object, limit: int = MAX_ID) -> str:
     # A backtick inside would end the inline code early.
-    return f"`{escape(text).replace('`', chr(39))}`"
+    return f"`{escape(truncate(str(text), limit)).replace('`', chr(39))}`"
 
 
 def truncate(text: str, limit: int) -> str:

@@ -19,7 +19,7 @@ from include.pipeline.profiles import profile_mapping
 
 def project_config() -> ProjectConfig:
     return ProjectConfig(dbt_project_path=DBT_PROJECT_DIR, manifest_path=DBT_MANIFEST, project_name="lakehouse",
-                         partial_parse=True)
+                         partial_parse=True, install_dbt_deps=False)
 
 
 def profile_config() -> ProfileConfig:

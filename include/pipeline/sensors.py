@@ -33,6 +33,4 @@ def landing_sensor(source: str) -> S3KeySensor:
         poke_interval=POKE_INTERVAL.total_seconds(),
         timeout=(OPTIONAL_SOURCE_TIMEOUT if optional else TRANSACTIONS_TIMEOUT).total_seconds(),
         soft_fail=optional,
-        # A timeout is the answer, not a glitch: retrying would only wait again.
-        retries=0,
     )

@@ -1,0 +1,92 @@
+"""Every DAG imports cleanly and follows the house rules (as in the Astro template's DAG test)."""
+
+from __future__ import annotations
+
+import json
+
+from include.pipeline.config import DBT_MANIFEST
+
+
+def test_dags_import_without_errors(dag_bag):
+    assert dag_bag.import_errors == {}
+    assert "lakehouse_pipeline" in dag_bag.dag_ids
+
+
+def test_every_dag_has_tags_and_docs(dag_bag):
+    for dag in dag_bag.dags.values():
+        assert dag.tags, dag.dag_id
+        assert dag.doc_md, dag.dag_id
+
+
+def test_every_task_retries_at_least_twice_with_backoff(dag_bag):
+    for dag in dag_bag.dags.values():
+        for task in dag.tasks:
+            assert task.retries >= 2, f"{dag.dag_id}.{task.task_id} retries={task.retries}"
+            assert task.retry_exponential_backoff, f"{dag.dag_id}.{task.task_id}"
+
+
+def test_every_task_alerts_on_failure(dag_bag):
+    for dag in dag_bag.dags.values():
+        for task in dag.tasks:
+            assert task.on_failure_callback, f"{dag.dag_id}.{task.task_id} has no on_failure_callback"
+
+
+def test_dags_have_no_cycles(dag_bag):
+    for dag in dag_bag.dags.values():
+        dag.check_cycle()
+
+
+def test_pipeline_runs_one_at_a_time_daily(pipeline):
+    assert pipeline.max_active_runs == 1
+    assert pipeline.catchup is False  # LAKEHOUSE_CATCHUP unset
+    assert pipeline.timetable.summary == "0 0 * * *"
+
+
+def _models() -> set[str]:
+    manifest = json.loads(DBT_MANIFEST.read_text())
+    return {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+
+
+def test_one_task_per_dbt_model_with_tests_after_it(pipeline):
+    run_tasks = {t.task_id for t in pipeline.tasks if t.task_id.startswith("dbt.") and t.task_id.endswith("run")}
+    models = _models()
+    assert {"stg_assets", "stg_clients", "stg_transactions", "dim_assets", "dim_clients", "fact_transactions",
+            "client_investment_summary", "asset_performance_analysis", "transaction_anomaly_detection"} <= models
+    names = {tid.removeprefix("dbt.").removesuffix(".run").removesuffix("_run") for tid in run_tasks}
+    assert names == models
+    for model in ("fact_transactions", "transaction_anomaly_detection", "client_investment_summary"):
+        test_ids = [t.task_id for t in pipeline.tasks if t.task_id.startswith(f"dbt.{model}") and "test" in t.task_id]
+        assert test_ids, f"{model} has no test task"
+        run_id = next(tid for tid in run_tasks if tid.startswith(f"dbt.{model}"))
+        assert run_id in pipeline.get_task(test_ids[0]).upstream_task_ids
+
+
+def test_every_model_task_emits_its_table_as_an_asset(pipeline):
+    for task in pipeline.tasks:
+        if task.task_id.startswith("dbt.") and task.task_id.endswith("run"):
+            assert len(task.outlets) == 1 and task.outlets[0].uri.startswith("trino://"), task.task_id
+
+
+def test_sensors_feed_ingestion_which_feeds_dbt(pipeline):
+    for source in ("assets", "clients", "transactions"):
+        sensor = pipeline.get_task(f"wait_for_{source}")
+        ingest = pipeline.get_task(f"ingest_{source}")
+        assert type(sensor).__name__ == "S3KeySensor" and sensor.deferrable
+        assert sensor.bucket_key == f"{source}/dt={{{{ ds }}}}/*" and sensor.wildcard_match
+        assert ingest.upstream_task_ids == {sensor.task_id}
+        assert ingest.outlets[0].name == f"lakehouse.{source}"
+    assert pipeline.get_task("wait_for_transactions").soft_fail is False
+    assert pipeline.get_task("wait_for_assets").soft_fail and pipeline.get_task("wait_for_clients").soft_fail
+    dbt_roots = [t for t in pipeline.tasks if t.task_id.startswith("dbt.") and not any(
+        u.startswith("dbt.") for u in t.upstream_task_ids)]
+    assert dbt_roots
+    for root in dbt_roots:
+        assert {"ingest_assets", "ingest_clients", "ingest_transactions"} <= root.upstream_task_ids
+
+
+def test_alerts_follow_the_models_they_report_on(pipeline):
+    anomaly_run = next(t.task_id for t in pipeline.tasks
+                       if t.task_id.startswith("dbt.transaction_anomaly_detection") and t.task_id.endswith("run"))
+    assert anomaly_run in pipeline.get_task("alert_anomalies").upstream_task_ids
+    rejects = pipeline.get_task("alert_rejects").upstream_task_ids
+    assert {"ingest_assets", "ingest_clients", "ingest_transactions"} <= rejects
