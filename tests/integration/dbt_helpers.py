@@ -1,0 +1,721 @@
+"""Helpers for the dbt integration tests: raw tables, hand-made dirty deliveries, dbt runs, and an
+independent pandas implementation of the cleaning rules and two analytics models to check dbt against.
+
+The deliveries are built here rather than by the loader so every case the staging layer must handle is
+present on purpose: dirty values, repeats within and across files, late files, older versions arriving
+after newer ones, late clients and assets, and rows breaking each rejection rule.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from pathlib import Path
+
+from include.settings import REPO_ROOT
+
+DBT_DIR = REPO_ROOT / "dbt" / "lakehouse"
+UTC = timezone.utc
+
+CONTRACT = {
+    "assets": ["asset_id", "symbol", "asset_name", "asset_class", "sector", "currency", "exchange", "isin",
+               "risk_rating", "is_active", "updated_at"],
+    "clients": ["client_id", "first_name", "last_name", "email", "country_code", "date_of_birth", "segment",
+                "risk_profile", "kyc_status", "onboarded_at", "updated_at"],
+    "transactions": ["transaction_id", "client_id", "asset_id", "transaction_type", "quantity", "price", "amount",
+                     "fee", "currency", "executed_at", "channel", "status", "updated_at"],
+}
+ENUMS = {
+    "asset_class": {"equity", "bond", "etf", "fund", "crypto", "commodity"},
+    "segment": {"retail", "high_net_worth", "institutional"},
+    "risk_profile": {"conservative", "moderate", "aggressive"},
+    "kyc_status": {"verified", "pending", "rejected", "expired"},
+    "transaction_type": {"buy", "sell", "dividend", "fee"},
+    "channel": {"web", "mobile", "advisor", "api"},
+    "status": {"pending", "settled", "cancelled", "failed"},
+}
+# The raw tables may carry columns the contract does not know; the models must ignore them.
+EXTRA_COLUMNS = {"assets": ["legacy_code"]}
+
+
+# --- Raw tables and deliveries ------------------------------------------------------------------------
+
+
+@dataclass
+class Delivery:
+    """One landing file: its rows (column -> delivered string or None) and when the loader committed it."""
+
+    table: str
+    name: str
+    ingested_at: datetime
+    rows: list[dict] = field(default_factory=list)
+
+    @property
+    def source_file(self) -> str:
+        return f"s3://landing/{self.table}/{self.name}"
+
+
+def create_raw_tables(cur, catalog: str, schema: str) -> None:
+    """(Re)create the three raw tables with the loader's shape: varchar contract columns plus load metadata."""
+    cur.execute(f"create schema if not exists {catalog}.{schema}")
+    cur.fetchall()
+    for table, columns in CONTRACT.items():
+        cols = ", ".join(f"{c} varchar" for c in [*columns, *EXTRA_COLUMNS.get(table, [])])
+        for sql in (
+            f"drop table if exists {catalog}.{schema}.{table}",
+            f"create table {catalog}.{schema}.{table} ({cols}, _source_file varchar, _source_etag varchar, "
+            "_source_row bigint, _ingested_at timestamp(6) with time zone, _batch_id varchar)",
+        ):
+            cur.execute(sql)
+            cur.fetchall()
+
+
+def _literal(value) -> str:
+    if value is None:
+        return "null"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def insert_delivery(cur, catalog: str, schema: str, delivery: Delivery, batch_id: str) -> None:
+    columns = [*CONTRACT[delivery.table], *EXTRA_COLUMNS.get(delivery.table, [])]
+    ingested = delivery.ingested_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+    values = []
+    for number, row in enumerate(delivery.rows, start=1):
+        cells = [_literal(row.get(c)) for c in columns]
+        cells += [_literal(delivery.source_file), _literal(f"etag-{delivery.name}"), str(number),
+                  f"timestamp '{ingested}'", _literal(batch_id)]
+        values.append("(" + ", ".join(cells) + ")")
+    target = f"{catalog}.{schema}.{delivery.table}"
+    names = ", ".join([*columns, "_source_file", "_source_etag", "_source_row", "_ingested_at", "_batch_id"])
+    for start in range(0, len(values), 400):
+        cur.execute(f"insert into {target} ({names}) values {', '.join(values[start:start + 400])}")
+        cur.fetchall()
+
+
+# --- dbt --------------------------------------------------------------------------------------------------
+
+
+def dbt_executable() -> str:
+    beside_python = Path(sys.executable).parent / "dbt"
+    return str(beside_python if beside_python.exists() else REPO_ROOT / ".venv" / "bin" / "dbt")
+
+
+def run_dbt(*args: str, dbt_vars: dict | None = None, target_path: Path | None = None,
+            timeout: int = 1800) -> subprocess.CompletedProcess:
+    """Run the dbt CLI on the project as a user would; the profile reads the connection from the environment."""
+    cmd = [dbt_executable(), *args, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR)]
+    if dbt_vars:
+        cmd += ["--vars", json.dumps(dbt_vars)]
+    env = dict(os.environ)
+    if target_path is not None:
+        # Other runs in the same checkout must not share target/ and logs/.
+        env["DBT_TARGET_PATH"] = str(target_path / "target")
+        env["DBT_LOG_PATH"] = str(target_path / "logs")
+    return subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+# --- The hand-made deliveries -------------------------------------------------------------------------
+
+ASSETS = [
+    # asset_id, symbol, name, class, sector, currency, exchange, isin, risk_rating, active, start price
+    ("A001", "AAPL", "Apple Inc.", "equity", "Technology", "USD", "XNAS", "US0378331005", "4", True, 185.0),
+    ("A002", "MSFT", "Microsoft Corp.", "equity", "Technology", "USD", "XNAS", "US5949181045", "4", True, 370.0),
+    ("A003", "UST10", "US Treasury 10Y", "bond", "Government", "USD", "XNYS", "US91282CJJ18", "1", True, 98.5),
+    ("A004", "BUND", "German Bund 10Y", "bond", "Government", "EUR", "XETR", "DE0001102614", "1", True, 101.2),
+    ("A005", "SPY", "SPDR S&P 500 ETF", "etf", "Broad market", "USD", "ARCX", "US78462F1030", "3", True, 470.0),
+    ("A006", "VWCE", "Vanguard FTSE All-World", "etf", "Broad market", "EUR", "XETR", "IE00BK5BQT80", "3",
+     True, 105.0),
+    ("A007", "VFIAX", "Vanguard 500 Index Admiral", "fund", "Broad market", "USD", "XNAS", "US9229087104", "3",
+     True, 430.0),
+    ("A008", "BTC", "Bitcoin", "crypto", "Digital assets", "USD", "XCRY", None, "5", True, 42000.0),
+    ("A009", "ETH", "Ether", "crypto", "Digital assets", "USD", "XCRY", None, "5", True, 2300.0),
+    ("A010", "GOLD", "Gold spot", "commodity", "Metals", "USD", "XCOM", None, "2", True, 2050.0),
+    ("A011", "OILX", "Crude oil tracker", "commodity", "Energy", "USD", "XCOM", None, "4", False, 75.0),
+    ("A012", "NVDA", "NVIDIA Corp.", "equity", "Technology", "USD", "XNAS", "US67066G1040", "5", True, 490.0),
+]
+SEGMENTS = ["retail", "high_net_worth", "institutional"]
+PROFILES = ["conservative", "moderate", "aggressive"]
+COUNTRIES = ["gb", "DE", "us", "FR", "NL"]
+BATCH_TIMES = [datetime(2024, 3, 1, 6, tzinfo=UTC), datetime(2024, 3, 2, 6, tzinfo=UTC),
+               datetime(2024, 3, 3, 6, tzinfo=UTC)]
+
+
+def _ts(moment: datetime, style: int) -> str:
+    """Write a UTC instant in one of the spellings the contract allows."""
+    moment = moment.astimezone(UTC)
+    if style == 0:
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if style == 1:
+        return moment.strftime("%Y-%m-%d %H:%M:%S")  # naive means UTC
+    if style == 2:
+        return (moment + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S+02:00")
+    if style == 3:
+        return (moment - timedelta(hours=5, minutes=30)).strftime("%Y-%m-%dT%H:%M:%S.%f-0530")
+    if style == 4:
+        return moment.strftime("%Y-%m-%d %H:%M:%S.%fZ")
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+class _Dirt:
+    """Seeded, reversible mess: padding, case changes and the contract's spellings of 'no value'."""
+
+    def __init__(self, seed: int):
+        self.rng = random.Random(seed)
+
+    def pad(self, value: str | None) -> str | None:
+        if value is None:
+            return self.rng.choice([None, "", "NULL", "N/A", " n/a "])
+        roll = self.rng.random()
+        if roll < 0.15:
+            return f"  {value} "
+        if roll < 0.2:
+            return f"\t{value}"
+        return value
+
+    def case(self, value: str) -> str:
+        roll = self.rng.random()
+        if roll < 0.15:
+            return value.upper()
+        if roll < 0.25:
+            return value.title()
+        return value
+
+    def ts(self, moment: datetime) -> str:
+        return self.pad(_ts(moment, self.rng.randrange(6)))
+
+    def boolean(self, value: bool) -> str:
+        return self.pad(self.rng.choice(["true", "yes", "Y", "1", "TRUE"] if value else ["false", "no", "N", "0"]))
+
+
+def _asset_row(dirt: _Dirt, spec: tuple, version_at: datetime, **override) -> dict:
+    asset_id, symbol, name, asset_class, sector, currency, exchange, isin, risk, active, _ = spec
+    row = {
+        "asset_id": dirt.pad(asset_id), "symbol": dirt.pad(symbol.lower() if dirt.rng.random() < 0.2 else symbol),
+        "asset_name": dirt.pad(name), "asset_class": dirt.pad(dirt.case(asset_class)), "sector": dirt.pad(sector),
+        "currency": dirt.pad(currency.lower() if dirt.rng.random() < 0.3 else currency),
+        "exchange": dirt.pad(exchange), "isin": dirt.pad(isin), "risk_rating": dirt.pad(risk),
+        "is_active": dirt.boolean(active), "updated_at": dirt.ts(version_at), "legacy_code": f"L-{asset_id}",
+    }
+    row.update(override)
+    return row
+
+
+def _client_row(dirt: _Dirt, n: int, version_at: datetime, **override) -> dict:
+    client_id = f"C{n:03d}"
+    row = {
+        "client_id": dirt.pad(client_id), "first_name": dirt.pad(f"First{n}"), "last_name": dirt.pad(f"Last{n}"),
+        "email": dirt.pad(f"Client{n}@Example.com"), "country_code": dirt.pad(COUNTRIES[n % len(COUNTRIES)]),
+        "date_of_birth": dirt.pad(f"{1950 + (n * 7) % 50}-{1 + n % 12:02d}-{1 + n % 28:02d}"),
+        "segment": dirt.pad(dirt.case(SEGMENTS[n % 3])), "risk_profile": dirt.pad(dirt.case(PROFILES[n % 3])),
+        "kyc_status": dirt.pad(dirt.case("verified")),
+        "onboarded_at": dirt.ts(datetime(2023, 1 + n % 12, 1 + n % 27, 9, tzinfo=UTC)),
+        "updated_at": dirt.ts(version_at),
+    }
+    row.update(override)
+    return row
+
+
+@dataclass
+class _Txn:
+    """A transaction of the clean world, before it is written out (possibly several times, dirtily)."""
+
+    transaction_id: str
+    client_id: str
+    asset_id: str | None
+    transaction_type: str
+    quantity: Decimal | None
+    price: Decimal | None
+    amount: Decimal
+    fee: Decimal | None
+    currency: str
+    executed_at: datetime
+    channel: str
+    status: str
+
+    def row(self, dirt: _Dirt, status: str | None = None, updated_at: datetime | None = None, **override) -> dict:
+        def num(value):
+            return None if value is None else str(value)
+
+        fee = num(self.fee)
+        if fee is None:
+            fee = dirt.rng.choice([None, "", "NULL", "N/A"])
+        row = {
+            "transaction_id": dirt.pad(self.transaction_id), "client_id": dirt.pad(self.client_id),
+            "asset_id": dirt.pad(self.asset_id),
+            "transaction_type": dirt.pad(dirt.case(self.transaction_type)),
+            "quantity": dirt.pad(num(self.quantity)) if self.quantity is not None else None,
+            "price": dirt.pad(num(self.price)) if self.price is not None else None,
+            "amount": dirt.pad(num(self.amount)), "fee": fee,
+            "currency": dirt.pad(self.currency.lower() if dirt.rng.random() < 0.3 else self.currency),
+            "executed_at": dirt.ts(self.executed_at), "channel": dirt.pad(dirt.case(self.channel)),
+            "status": dirt.pad(dirt.case(status or self.status)),
+            "updated_at": dirt.ts(updated_at or self.executed_at + timedelta(minutes=30)),
+        }
+        row.update(override)
+        return row
+
+
+def _money(value: float) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def _trade(txn_id: str, client: str, spec: tuple, side: str, quantity: Decimal, price: Decimal,
+           at: datetime, status: str = "settled", channel: str = "web") -> _Txn:
+    amount = (quantity * price).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    fee = _money(float(amount) * 0.001)
+    return _Txn(txn_id, client, spec[0], side, quantity, price, amount, fee, spec[5], at, channel, status)
+
+
+def _world(seed: int = 7):  # noqa: C901 - one linear recipe reads better than many small pieces
+    """The clean transactions of January and February 2024, plus the injected anomalies."""
+    rng = random.Random(seed)
+    prices = {spec[0]: spec[10] for spec in ASSETS}
+    history: list[dict[str, float]] = []
+    holdings: dict[tuple[str, str], Decimal] = {}
+    tradable = [spec for spec in ASSETS if spec[0] != "A011"]
+    regular_clients = [f"C{n:03d}" for n in range(1, 17)] + ["C018", "C021"]
+    txns: list[_Txn] = []
+    counter = 0
+
+    def next_id() -> str:
+        nonlocal counter
+        counter += 1
+        return f"T{counter:05d}"
+
+    for day in range(60):
+        start = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=day)
+        for spec in ASSETS:
+            prices[spec[0]] *= 1 + rng.gauss(0.0005, 0.02)
+        history.append(dict(prices))
+        for second in sorted(rng.sample(range(8 * 3600, 20 * 3600), rng.randint(14, 24))):
+            at = start + timedelta(seconds=second, microseconds=rng.choice([0, 0, 123456]))
+            client = rng.choice(regular_clients)
+            spec = rng.choice(tradable)
+            status = rng.choices(["settled", "pending", "cancelled", "failed"], [85, 7, 5, 3])[0]
+            channel = rng.choice(["web", "mobile", "advisor", "api"])
+            kind = rng.choices(["buy", "sell", "dividend", "fee"], [55, 30, 8, 7])[0]
+            held = [(key[1], qty) for key, qty in holdings.items() if key[0] == client and qty > 0]
+            if kind in ("sell", "dividend") and not held:
+                kind = "buy"
+            if kind == "fee":
+                amount = _money(rng.uniform(5, 25))
+                txns.append(_Txn(next_id(), client, None, "fee", None, None, amount, None,
+                                 rng.choice(["USD", "EUR"]), at, channel, status))
+                continue
+            if kind == "dividend":
+                asset_id, _ = rng.choice(held)
+                spec = next(s for s in ASSETS if s[0] == asset_id)
+                txns.append(_Txn(next_id(), client, asset_id, "dividend", None, None, _money(rng.uniform(3, 80)),
+                                 None, spec[5], at, channel, status))
+                continue
+            if kind == "sell":
+                asset_id, qty_held = rng.choice(held)
+                spec = next(s for s in ASSETS if s[0] == asset_id)
+            price = _money(prices[spec[0]] * (1 + rng.uniform(-0.01, 0.01)))
+            if spec[3] == "crypto":
+                quantity = Decimal(str(round(rng.uniform(0.01, 1.5), 4)))
+            else:
+                quantity = Decimal(rng.randint(1, 40))
+            if kind == "sell":
+                quantity = min(quantity, qty_held)
+            txn = _trade(next_id(), client, spec, kind, quantity, price, at, status, channel)
+            if rng.random() < 0.25:
+                txn.fee = None  # delivered empty: no commission
+            txns.append(txn)
+            if status == "settled":
+                key = (client, spec[0])
+                holdings[key] = holdings.get(key, Decimal(0)) + (quantity if kind == "buy" else -quantity)
+
+    spec = {s[0]: s for s in ASSETS}
+    def p(asset_id: str, on_day: int, factor: str = "1") -> Decimal:
+        # Injected trades use the market price of their day, so only the intended rule fires.
+        return (Decimal(str(history[on_day][asset_id])) * Decimal(factor)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+    def day(d: int, h: int, m: int = 0, s: int = 0) -> datetime:
+        return datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=d, hours=h, minutes=m, seconds=s)
+
+    injected = {
+        # C030 trades only here: six ordinary buys, then one far above them.
+        "amount_outlier": [
+            *[_trade(f"X1{n:02d}", "C030", spec["A003"], "buy", Decimal(10 + n), p("A003", 10 + n), day(10 + n, 12))
+              for n in range(6)],
+            _trade("X110", "C030", spec["A003"], "buy", Decimal(900), p("A003", 20), day(20, 12)),
+        ],
+        # Four trades of A012 on one day, one at 1.6x the others.
+        "price_deviation": [
+            _trade("X201", "C031", spec["A012"], "buy", Decimal(2), p("A012", 30), day(30, 9)),
+            _trade("X202", "C031", spec["A012"], "buy", Decimal(2), p("A012", 30, "1.004"), day(30, 10)),
+            _trade("X203", "C031", spec["A012"], "buy", Decimal(2), p("A012", 30, "0.996"), day(30, 11)),
+            _trade("X204", "C031", spec["A012"], "buy", Decimal(2), p("A012", 30, "1.6"), day(30, 12)),
+        ],
+        # Twelve orders in six minutes.
+        "velocity_burst": [
+            _trade(f"X3{n:02d}", "C032", spec["A005"], "buy", Decimal(1 + n), p("A005", 40), day(40, 15, 0, 30 * n))
+            for n in range(12)
+        ],
+        # The same buy entered twice a minute apart.
+        "duplicate_suspect": [
+            _trade("X401", "C033", spec["A002"], "buy", Decimal(5), p("A002", 35), day(35, 10)),
+            _trade("X402", "C033", spec["A002"], "buy", Decimal(5), p("A002", 35), day(35, 10, 1)),
+        ],
+        # Sells 8 having bought 5.
+        "oversell": [
+            _trade("X501", "C034", spec["A010"], "buy", Decimal(5), p("A010", 25), day(25, 10)),
+            _trade("X502", "C034", spec["A010"], "sell", Decimal(8), p("A010", 26), day(26, 10)),
+        ],
+        # A pending-KYC client trading, and anyone trading the inactive asset.
+        "kyc_violation": [
+            _trade("X601", "C035", spec["A001"], "buy", Decimal(3), p("A001", 45), day(45, 11)),
+            _trade("X602", "C001", spec["A011"], "buy", Decimal(10), p("A011", 46), day(46, 11)),
+        ],
+        # Onboarded on 20 February, trading a thousand units two days later.
+        "new_account_large_trade": [
+            _trade("X701", "C020", spec["A007"], "buy", Decimal(1000), p("A007", 52), day(52, 10)),
+        ],
+    }
+    return txns, injected
+
+
+def build_deliveries(seed: int = 7) -> tuple[list[list[Delivery]], dict[str, list[str]]]:
+    """Three batches of landing files, and the transaction ids each anomaly rule must flag."""
+    dirt = _Dirt(seed)
+    txns, injected = _world(seed)
+    batches: list[list[Delivery]] = [[], [], []]
+    t0, t1, t2 = BATCH_TIMES
+
+    def file(batch: int, table: str, name: str, offset_s: int) -> Delivery:
+        delivery = Delivery(table, f"{BATCH_TIMES[batch]:%Y-%m-%d}/{name}", BATCH_TIMES[batch] + timedelta(seconds=offset_s))
+        batches[batch].append(delivery)
+        return delivery
+
+    # --- assets: batch 1 has all but A013; A002 gets a new sector in batch 2; A013 arrives late (batch 3).
+    assets1 = file(0, "assets", "assets_001.csv", 1)
+    for spec in ASSETS:
+        assets1.rows.append(_asset_row(dirt, spec, datetime(2023, 12, 1, tzinfo=UTC)))
+    assets1.rows.append(dict(assets1.rows[0]))  # repeated within the file
+    assets1.rows += [
+        _asset_row(dirt, ("A090", "REIT1", "Some REIT", "reit", None, "USD", None, None, "3", True, 0),
+                   datetime(2023, 12, 1, tzinfo=UTC)),  # unknown_enum
+        _asset_row(dirt, ("A091", "X", "Bad flag", "equity", None, "USD", None, None, "3", True, 0),
+                   datetime(2023, 12, 1, tzinfo=UTC), is_active="maybe"),  # invalid_boolean
+        _asset_row(dirt, ("", "NOID", "No id", "equity", None, "USD", None, None, "3", True, 0),
+                   datetime(2023, 12, 1, tzinfo=UTC), asset_id=" "),  # missing_id
+        _asset_row(dirt, ("A092", "RR", "Bad rating", "bond", None, "USD", None, None, "high", True, 0),
+                   datetime(2023, 12, 1, tzinfo=UTC)),  # invalid_number
+    ]
+    assets2 = file(1, "assets", "assets_002.csv", 1)
+    a002 = list(ASSETS[1])
+    a002[4] = "Software"
+    assets2.rows.append(_asset_row(dirt, tuple(a002), datetime(2024, 2, 1, tzinfo=UTC)))
+    assets2.rows.append(dict(assets1.rows[len(ASSETS) + 1]))  # the unknown_enum record again: one record
+    assets3 = file(2, "assets", "assets_003.csv", 1)
+    assets3.rows.append(_asset_row(dirt, ("A013", "TSLA", "Tesla Inc.", "Equity", "Autos", "usd", "XNAS",
+                                          "US88160R1014", "5", True, 240.0), datetime(2024, 2, 1, tzinfo=UTC)))
+
+    # --- clients: C021 arrives late (batch 2); C005 changes segment and C006 is re-sent with the same
+    # updated_at but a new risk profile (batch 3: the later ingestion wins the tie).
+    clients1 = file(0, "clients", "clients_001.csv", 2)
+    for n in [*range(1, 21), *range(30, 36)]:
+        override = {}
+        if n == 20:
+            override["onboarded_at"] = "2024-02-20T09:00:00Z"
+        if n == 35:
+            override["kyc_status"] = " Pending "
+        clients1.rows.append(_client_row(dirt, n, datetime(2023, 12, 1, tzinfo=UTC), **override))
+    clients1.rows += [
+        _client_row(dirt, 90, datetime(2023, 12, 1, tzinfo=UTC), segment="vip"),  # unknown_enum
+        _client_row(dirt, 91, datetime(2023, 12, 1, tzinfo=UTC), date_of_birth="1985-02-30"),  # invalid_date
+        _client_row(dirt, 92, datetime(2023, 12, 1, tzinfo=UTC), client_id="NULL"),  # missing_id
+        _client_row(dirt, 93, datetime(2023, 12, 1, tzinfo=UTC), onboarded_at="last tuesday"),  # invalid_timestamp
+        _client_row(dirt, 94, datetime(2023, 12, 1, tzinfo=UTC), updated_at=""),  # missing updated_at
+    ]
+    clients2 = file(1, "clients", "clients_002.csv", 2)
+    clients2.rows.append(_client_row(dirt, 21, datetime(2023, 12, 1, tzinfo=UTC)))
+    clients2.rows.append(dict(clients1.rows[3]))  # C004 again, identical: one record
+    clients3 = file(2, "clients", "clients_003.csv", 2)
+    clients3.rows.append(_client_row(dirt, 5, datetime(2024, 2, 15, tzinfo=UTC), segment="Institutional"))
+    clients3.rows.append(_client_row(dirt, 6, datetime(2023, 12, 1, tzinfo=UTC), risk_profile="AGGRESSIVE"))
+
+    # --- transactions: January in batch 1, February 1-20 in batch 2, the rest in batch 3.
+    everything = txns + [t for group in injected.values() for t in group]
+    files = [file(b, "transactions", f"transactions_{b + 1:03d}.csv", 3) for b in range(3)]
+    late_file = file(2, "transactions", "transactions_late_001.csv", 4)
+    pending_then_settled: list[_Txn] = []
+    for txn in everything:
+        batch = 0 if txn.executed_at < datetime(2024, 2, 1, tzinfo=UTC) else (
+            1 if txn.executed_at < datetime(2024, 2, 21, tzinfo=UTC) else 2)
+        if txn.client_id == "C021":
+            batch = 0  # the client only arrives in batch 2: rejected, then valid
+        if txn.status == "settled" and batch < 2 and dirt.rng.random() < 0.08:
+            # First delivered pending, settled a day later in the next batch.
+            files[batch].rows.append(txn.row(dirt, status="pending", updated_at=txn.executed_at))
+            files[batch + 1].rows.append(txn.row(dirt, updated_at=txn.executed_at + timedelta(days=1)))
+            pending_then_settled.append(txn)
+            continue
+        files[batch].rows.append(txn.row(dirt))
+        if dirt.rng.random() < 0.03:
+            files[batch].rows.append(dict(files[batch].rows[-1]))  # repeated within the file
+        elif batch < 2 and dirt.rng.random() < 0.03:
+            files[batch + 1].rows.append(dict(files[batch].rows[-1]))  # repeated in a later file
+
+    # Late file: the pending versions of settled transactions again (older: must not win), and a
+    # newer version cancelling one settled sell (must win).
+    for txn in pending_then_settled[:5]:
+        late_file.rows.append(txn.row(dirt, status="pending", updated_at=txn.executed_at))
+    sell = next(t for t in txns if t.transaction_type == "sell" and t.status == "settled"
+                and t.executed_at > datetime(2024, 2, 25, tzinfo=UTC))
+    late_file.rows.append(sell.row(dirt, status="Cancelled", updated_at=sell.executed_at + timedelta(days=3)))
+    # A trade in A013, which only arrives in batch 3.
+    files[1].rows.append(_trade("X801", "C010", ("A013", "", "", "equity", "", "USD"), "buy", Decimal(4),
+                                Decimal("240.00"), datetime(2024, 2, 10, 10, tzinfo=UTC)).row(dirt))
+
+    # Rows that cannot be made valid: one per rule, some more than once.
+    base = _trade("R000", "C001", ASSETS[0], "buy", Decimal(10), Decimal("100.00"), datetime(2024, 1, 15, 10, tzinfo=UTC))
+    bad = [
+        base.row(dirt, transaction_id=""),                                  # missing_id
+        base.row(dirt, transaction_id="N/A"),                               # missing_id
+        base.row(dirt, transaction_id="R001", quantity="ten"),              # invalid_number
+        base.row(dirt, transaction_id="R002", amount="1.000,00"),           # invalid_number
+        base.row(dirt, transaction_id="R003", executed_at="2024-02-30T10:00:00Z"),  # invalid_timestamp
+        base.row(dirt, transaction_id="R004", updated_at="yesterday"),      # invalid_timestamp
+        base.row(dirt, transaction_id="R005", updated_at=None),             # missing_value
+        base.row(dirt, transaction_id="R006", transaction_type="swap"),     # unknown_enum
+        base.row(dirt, transaction_id="R007", status="reversed"),           # unknown_enum
+        base.row(dirt, transaction_id="R008", channel="fax"),               # unknown_enum
+        base.row(dirt, transaction_id="R009", quantity="-10", amount="-1000.00"),  # non_positive_quantity
+        base.row(dirt, transaction_id="R010", transaction_type="sell", price="0", amount="0"),  # non_positive_price
+        base.row(dirt, transaction_id="R011", amount="1000.02"),            # amount_mismatch
+        base.row(dirt, transaction_id="R012", client_id="C999"),            # unknown_client
+        base.row(dirt, transaction_id="R013", asset_id="A999"),             # unknown_asset
+        base.row(dirt, transaction_id="R014", fee="-1.00"),                 # negative_fee
+        base.row(dirt, transaction_id="R015", transaction_type="dividend", quantity=None, price=None,
+                 amount="0"),                                               # non_positive_amount
+        base.row(dirt, transaction_id="R016", client_id=" "),               # missing_value
+        base.row(dirt, transaction_id="R017", asset_id=None),               # missing_value (a buy needs an asset)
+        base.row(dirt, transaction_id="R018", amount="1000.01"),            # valid: exactly within 0.01
+        base.row(dirt, transaction_id="R019", transaction_type="fee", asset_id="", quantity="", price="",
+                 amount="12.50", fee=None),                                 # valid: a fee needs no asset
+    ]
+    files[0].rows += bad
+    files[1].rows.append(dict(bad[12]))  # the unknown_client record again: still one record
+    # R020: a valid version, then a newer broken one; the valid one stays current.
+    files[0].rows.append(base.row(dirt, transaction_id="R020", updated_at="2024-01-15T11:00:00Z"))
+    files[1].rows.append(base.row(dirt, transaction_id="R020", status="unknown", updated_at="2024-01-16T11:00:00Z"))
+
+    expected = {rule: [t.transaction_id for t in group if not (rule == "oversell" and t.transaction_type == "buy")]
+                for rule, group in injected.items()}
+    expected["amount_outlier"] = ["X110"]
+    expected["price_deviation"] = ["X204"]
+    expected["velocity_burst"] = [f"X3{n:02d}" for n in range(9, 12)]
+    return batches, expected
+
+
+# --- An independent implementation of the cleaning rules, in pandas -------------------------------------
+
+NULL_SPELLINGS = {"", "NULL", "N/A"}
+_TS = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?\s*"
+                 r"([Zz]|UTC|[+-]\d{2}(?::?\d{2})?)?$")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def clean_text(value):
+    if value is None:
+        return None
+    text = value.strip()
+    return None if text.upper() in NULL_SPELLINGS else text
+
+
+def parse_decimal(text):
+    if text is None or not _NUMBER.match(text):
+        return None
+    try:
+        value = Decimal(text).quantize(Decimal("1e-8"), ROUND_HALF_UP)
+    except InvalidOperation:
+        return None
+    return value if abs(value) < Decimal("1e20") else None
+
+
+def parse_integer(text):
+    if text is None or not re.match(r"^[+-]?\d+$", text):
+        return None
+    value = int(text)
+    return value if -(2**31) <= value < 2**31 else None
+
+
+def parse_boolean(text):
+    if text is None:
+        return None
+    return {"true": True, "yes": True, "y": True, "1": True,
+            "false": False, "no": False, "n": False, "0": False}.get(text.lower())
+
+
+def parse_date(text):
+    match = text and re.match(r"^(\d{4}-\d{2}-\d{2})(?:[Tt ].*)?$", text)
+    if not match:
+        return None
+    try:
+        return date.fromisoformat(match.group(1))
+    except ValueError:
+        return None
+
+
+def parse_timestamp(text):
+    match = text and _TS.match(text)
+    if not match:
+        return None
+    day, hour, minute, second, fraction, zone = match.groups()
+    try:
+        moment = datetime.fromisoformat(day).replace(hour=int(hour or 0), minute=int(minute or 0),
+                                                     second=int(second or 0), tzinfo=UTC)
+    except ValueError:
+        return None
+    if fraction:
+        micros = (Decimal("0." + fraction) * 1_000_000).quantize(Decimal(1), ROUND_HALF_UP)
+        moment += timedelta(microseconds=int(micros))
+    if zone and zone.upper() not in ("Z", "UTC"):
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
+        if offset >= timedelta(hours=18, minutes=1):
+            return None
+        moment -= sign * offset
+    return moment
+
+
+def _first_broken(checks):
+    for broken, rule, column in checks:
+        if broken:
+            return rule, column
+    return None, None
+
+
+def clean_assets(rows: list[dict]) -> list[dict]:
+    out = []
+    for raw in rows:
+        r = {c: clean_text(raw[c]) for c in CONTRACT["assets"]}
+        asset_class = r["asset_class"] and r["asset_class"].lower()
+        updated_at = parse_timestamp(r["updated_at"])
+        risk = parse_integer(r["risk_rating"])
+        active = parse_boolean(r["is_active"])
+        rule, column = _first_broken([
+            (r["asset_id"] is None, "missing_id", "asset_id"),
+            (r["updated_at"] is None, "missing_value", "updated_at"),
+            (r["updated_at"] is not None and updated_at is None, "invalid_timestamp", "updated_at"),
+            (asset_class is None, "missing_value", "asset_class"),
+            (asset_class is not None and asset_class not in ENUMS["asset_class"], "unknown_enum", "asset_class"),
+            (r["risk_rating"] is not None and risk is None, "invalid_number", "risk_rating"),
+            (r["is_active"] is not None and active is None, "invalid_boolean", "is_active"),
+        ])
+        out.append({**_meta(raw, "assets"), "id": r["asset_id"], "rule": rule, "column": column,
+                    "asset_id": r["asset_id"], "asset_class": asset_class,
+                    "is_active": True if active is None else active, "updated_at": updated_at,
+                    "symbol": r["symbol"] and r["symbol"].upper()})
+    return out
+
+
+def clean_clients(rows: list[dict]) -> list[dict]:
+    out = []
+    for raw in rows:
+        r = {c: clean_text(raw[c]) for c in CONTRACT["clients"]}
+        enums = {c: r[c] and r[c].lower() for c in ("segment", "risk_profile", "kyc_status")}
+        updated_at = parse_timestamp(r["updated_at"])
+        dob = parse_date(r["date_of_birth"])
+        onboarded_at = parse_timestamp(r["onboarded_at"])
+        rule, column = _first_broken([
+            (r["client_id"] is None, "missing_id", "client_id"),
+            (r["updated_at"] is None, "missing_value", "updated_at"),
+            (r["updated_at"] is not None and updated_at is None, "invalid_timestamp", "updated_at"),
+            *[(enums[c] is not None and enums[c] not in ENUMS[c], "unknown_enum", c)
+              for c in ("segment", "risk_profile", "kyc_status")],
+            (r["date_of_birth"] is not None and dob is None, "invalid_date", "date_of_birth"),
+            (r["onboarded_at"] is not None and onboarded_at is None, "invalid_timestamp", "onboarded_at"),
+        ])
+        out.append({**_meta(raw, "clients"), "id": r["client_id"], "rule": rule, "column": column,
+                    "client_id": r["client_id"], **enums, "updated_at": updated_at, "onboarded_at": onboarded_at,
+                    "country_code": r["country_code"] and r["country_code"].upper()})
+    return out
+
+
+def clean_transactions(rows: list[dict], client_ids: set, asset_ids: set, tolerance=Decimal("0.01")) -> list[dict]:
+    out = []
+    for raw in rows:
+        r = {c: clean_text(raw[c]) for c in CONTRACT["transactions"]}
+        kind, status, channel = (r[c] and r[c].lower() for c in ("transaction_type", "status", "channel"))
+        q, p, a, f = (parse_decimal(r[c]) for c in ("quantity", "price", "amount", "fee"))
+        executed_at, updated_at = parse_timestamp(r["executed_at"]), parse_timestamp(r["updated_at"])
+        trade = kind in ("buy", "sell")
+        rule, column = _first_broken([
+            (r["transaction_id"] is None, "missing_id", "transaction_id"),
+            (r["updated_at"] is None, "missing_value", "updated_at"),
+            (r["updated_at"] is not None and updated_at is None, "invalid_timestamp", "updated_at"),
+            (r["executed_at"] is None, "missing_value", "executed_at"),
+            (r["executed_at"] is not None and executed_at is None, "invalid_timestamp", "executed_at"),
+            (kind is None, "missing_value", "transaction_type"),
+            (kind is not None and kind not in ENUMS["transaction_type"], "unknown_enum", "transaction_type"),
+            (status is None, "missing_value", "status"),
+            (status is not None and status not in ENUMS["status"], "unknown_enum", "status"),
+            (channel is not None and channel not in ENUMS["channel"], "unknown_enum", "channel"),
+            (r["quantity"] is not None and q is None, "invalid_number", "quantity"),
+            (r["price"] is not None and p is None, "invalid_number", "price"),
+            (r["amount"] is not None and a is None, "invalid_number", "amount"),
+            (r["fee"] is not None and f is None, "invalid_number", "fee"),
+            (r["client_id"] is None, "missing_value", "client_id"),
+            (r["asset_id"] is None and kind in ("buy", "sell", "dividend"), "missing_value", "asset_id"),
+            (r["currency"] is None, "missing_value", "currency"),
+            (r["amount"] is None, "missing_value", "amount"),
+            (r["quantity"] is None and trade, "missing_value", "quantity"),
+            (r["price"] is None and trade, "missing_value", "price"),
+            (q is not None and q <= 0 and trade, "non_positive_quantity", "quantity"),
+            (p is not None and p <= 0 and trade, "non_positive_price", "price"),
+            (a is not None and a <= 0, "non_positive_amount", "amount"),
+            (None not in (a, q, p) and abs(a - q * p) > tolerance and trade, "amount_mismatch", "amount"),
+            (f is not None and f < 0, "negative_fee", "fee"),
+            (r["client_id"] is not None and r["client_id"] not in client_ids, "unknown_client", "client_id"),
+            (r["asset_id"] is not None and r["asset_id"] not in asset_ids, "unknown_asset", "asset_id"),
+        ])
+        out.append({**_meta(raw, "transactions"), "id": r["transaction_id"], "rule": rule, "column": column,
+                    "transaction_id": r["transaction_id"], "client_id": r["client_id"], "asset_id": r["asset_id"],
+                    "transaction_type": kind, "status": status, "currency": r["currency"] and r["currency"].upper(),
+                    "quantity": q, "price": p, "amount": a, "fee": f if f is not None else Decimal(0),
+                    "executed_at": executed_at, "updated_at": updated_at})
+    return out
+
+
+def _meta(raw: dict, table: str) -> dict:
+    return {"record": tuple(raw[c] for c in CONTRACT[table]), "_source_file": raw["_source_file"],
+            "_source_row": raw["_source_row"], "_ingested_at": raw["_ingested_at"]}
+
+
+def _delivery_order(row: dict):
+    return (row["_ingested_at"], row["_source_file"], row["_source_row"])
+
+
+def latest_valid(rows: list[dict]) -> dict[str, dict]:
+    """Each id's latest valid version: latest updated_at, then latest ingestion, file and row."""
+    best: dict[str, dict] = {}
+    for row in rows:
+        if row["rule"] is not None:
+            continue
+        key = (row["updated_at"], *_delivery_order(row))
+        current = best.get(row["id"])
+        if current is None or key > (current["updated_at"], *_delivery_order(current)):
+            best[row["id"]] = row
+    return best
+
+
+def rejected_records(rows: list[dict]) -> dict[tuple, dict]:
+    """One entry per distinct rejected record, at its latest delivery."""
+    out: dict[tuple, dict] = {}
+    for row in rows:
+        if row["rule"] is not None:
+            current = out.get(row["record"])
+            if current is None or _delivery_order(row) > _delivery_order(current):
+                out[row["record"]] = row
+    return out
