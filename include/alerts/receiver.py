@@ -176,7 +176,11 @@ class WebhookReceiver:
         return "started"
 
     def stop(self) -> bool:
-        return stop_pid(self.pid_file, timeout=10)
+        stopped = stop_pid(self.pid_file, timeout=10)
+        # The main thread can be reaped while a request thread still holds the socket for a moment; wait for the
+        # port to close so an immediate `start` does not find it taken.
+        wait_until(lambda: not port_open(self.host, self.port), 5)
+        return stopped
 
     def status(self) -> str:
         if not self.running():

@@ -33,8 +33,9 @@ def profile_config() -> ProfileConfig:
 def render_config() -> RenderConfig:
     # The manifest is built by `dbt parse` at set-up and in the image, so parsing the DAG never runs dbt.
     # Assets are declared statically by attach_model_assets instead of Cosmos's runtime emission.
+    # A test on two models (relationships) gets its own task after both, not one after the first.
     return RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH,
-                        emit_datasets=False)
+                        emit_datasets=False, should_detach_multiple_parents_tests=True)
 
 
 def execution_config() -> ExecutionConfig:
@@ -67,5 +68,5 @@ def model_task(dbt_group, model: str):
 
     task = dbt_group.tasks_map[f"model.lakehouse.{model}"]
     if isinstance(task, TaskGroup):
-        task = next(t for t in task.children.values() if t.task_id.endswith("_run"))
+        task = next(t for t in task.children.values() if t.task_id.rsplit(".", 1)[-1] in ("run", f"{model}_run"))
     return task

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from include.alerts.receiver import WebhookReceiver
 from include.settings import Settings
 from include.stack.airflow import Airflow
 from include.stack.objectstore import ObjectStore
@@ -10,7 +11,8 @@ from include.stack.trino import Trino
 
 
 def services(settings: Settings, names: list[str] | None = None) -> list:
-    all_services = [Postgres(settings), ObjectStore(settings), Trino(settings), Airflow(settings)]
+    all_services = [Postgres(settings), ObjectStore(settings), Trino(settings), WebhookReceiver(settings),
+                    Airflow(settings)]
     if not names:
         return all_services
     unknown = set(names) - {s.name for s in all_services}

@@ -239,7 +239,7 @@ class _Txn:
     channel: str
     status: str
 
-    def row(self, dirt: _Dirt, status: str | None = None, updated_at: datetime | None = None, **override) -> dict:
+    def row(self, dirt: _Dirt, status: str | None = None, version_at: datetime | None = None, **override) -> dict:
         def num(value):
             return None if value is None else str(value)
 
@@ -256,7 +256,7 @@ class _Txn:
             "currency": dirt.pad(self.currency.lower() if dirt.rng.random() < 0.3 else self.currency),
             "executed_at": dirt.ts(self.executed_at), "channel": dirt.pad(dirt.case(self.channel)),
             "status": dirt.pad(dirt.case(status or self.status)),
-            "updated_at": dirt.ts(updated_at or self.executed_at + timedelta(minutes=30)),
+            "updated_at": dirt.ts(version_at or self.executed_at + timedelta(minutes=30)),
         }
         row.update(override)
         return row
@@ -455,8 +455,8 @@ def build_deliveries(seed: int = 7) -> tuple[list[list[Delivery]], dict[str, lis
             batch = 0  # the client only arrives in batch 2: rejected, then valid
         if txn.status == "settled" and batch < 2 and dirt.rng.random() < 0.08:
             # First delivered pending, settled a day later in the next batch.
-            files[batch].rows.append(txn.row(dirt, status="pending", updated_at=txn.executed_at))
-            files[batch + 1].rows.append(txn.row(dirt, updated_at=txn.executed_at + timedelta(days=1)))
+            files[batch].rows.append(txn.row(dirt, status="pending", version_at=txn.executed_at))
+            files[batch + 1].rows.append(txn.row(dirt, version_at=txn.executed_at + timedelta(days=1)))
             pending_then_settled.append(txn)
             continue
         files[batch].rows.append(txn.row(dirt))
@@ -468,10 +468,10 @@ def build_deliveries(seed: int = 7) -> tuple[list[list[Delivery]], dict[str, lis
     # Late file: the pending versions of settled transactions again (older: must not win), and a
     # newer version cancelling one settled sell (must win).
     for txn in pending_then_settled[:5]:
-        late_file.rows.append(txn.row(dirt, status="pending", updated_at=txn.executed_at))
+        late_file.rows.append(txn.row(dirt, status="pending", version_at=txn.executed_at))
     sell = next(t for t in txns if t.transaction_type == "sell" and t.status == "settled"
                 and t.executed_at > datetime(2024, 2, 25, tzinfo=UTC))
-    late_file.rows.append(sell.row(dirt, status="Cancelled", updated_at=sell.executed_at + timedelta(days=3)))
+    late_file.rows.append(sell.row(dirt, status="Cancelled", version_at=sell.executed_at + timedelta(days=3)))
     # A trade in A013, which only arrives in batch 3.
     files[1].rows.append(_trade("X801", "C010", ("A013", "", "", "equity", "", "USD"), "buy", Decimal(4),
                                 Decimal("240.00"), datetime(2024, 2, 10, 10, tzinfo=UTC)).row(dirt))

@@ -213,6 +213,8 @@ duplicate_pairs as (
         and this.transaction_type = twin.transaction_type
         and this.quantity is not distinct from twin.quantity
         and this.price is not distinct from twin.price
+        {#- Dividends and fees carry no quantity or price: their amount must match instead. #}
+        and (this.quantity is not null or this.price is not null or this.amount = twin.amount)
         and this.transaction_id != twin.transaction_id
         and twin.executed_at between this.executed_at - interval '{{ var("duplicate_window_minutes") }}' minute
             and this.executed_at + interval '{{ var("duplicate_window_minutes") }}' minute
