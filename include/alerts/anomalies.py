@@ -35,7 +35,7 @@ def pending_anomalies(cur, ledger: str, anomaly_table: str = ANOMALY_TABLE) -> l
                 f"where not {_alerted(ledger)} order by a.detected_at, a.anomaly_id")
     unique: dict[str, dict] = {}
     for values in cur.fetchall():
-        row = dict(zip(COLUMNS, values))
+        row = dict(zip(COLUMNS, values, strict=True))
         # The model should not repeat an anomaly_id, but a repeat is not worth a second alert.
         unique.setdefault(row["anomaly_id"], row)
     return list(unique.values())

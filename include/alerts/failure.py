@@ -87,14 +87,30 @@ def _notifier_class():
     return FailureNotifier
 
 
-def failure_notifier(slack_conn_id: str, timeout: int = 10):
+class _LazyFailureNotifier:
+    """Builds the Slack notifier on the first failure, so parsing a DAG never imports the Slack provider.
+
+    That import (slack_sdk, aiohttp) costs about half a second of every cold DAG parse.
+    """
+
+    def __init__(self, slack_conn_id: str, timeout: int):
+        self.slack_conn_id, self.timeout = slack_conn_id, timeout
+
+    def build(self):
+        return _notifier_class()(
+            slack_webhook_conn_id=self.slack_conn_id,
+            text=FAILURE_TEXT,
+            blocks=copy.deepcopy(FAILURE_BLOCKS),
+            timeout=self.timeout,
+        )
+
+    def __call__(self, *args):
+        return self.build()(*args)
+
+
+def failure_notifier(slack_conn_id: str, timeout: int = 10) -> _LazyFailureNotifier:
     """The Slack provider's webhook notifier for task failures, posting through `slack_conn_id`.
 
     A short timeout: the callback runs in the failed task's process and should not hold it long when Slack is down.
     """
-    return _notifier_class()(
-        slack_webhook_conn_id=slack_conn_id,
-        text=FAILURE_TEXT,
-        blocks=copy.deepcopy(FAILURE_BLOCKS),
-        timeout=timeout,
-    )
+    return _LazyFailureNotifier(slack_conn_id, timeout)

@@ -30,13 +30,13 @@ def escape(text: object) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def code(text: object, limit: int = MAX_ID) -> str:
     # A backtick inside would end the inline code early.
     return f"`{escape(truncate(str(text), limit)).replace('`', chr(39))}`"
-
-
-def truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def header(text: str) -> dict:

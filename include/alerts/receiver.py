@@ -71,13 +71,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         if self.path == "/health":
             self._reply(200, "ok")
         else:
             self._reply(404, "not_found")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         if not self.path.startswith("/services/"):
             self._reply(404, "no_service")
             return
@@ -99,7 +99,7 @@ class _Handler(BaseHTTPRequestHandler):
             os.fsync(f.fileno())
         self._reply(200, "ok")
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 (http.server's signature)
+    def log_message(self, format: str, *args) -> None:
         # The path after /services/ is the webhook token: keep it out of the log.
         parts = self.path.split("/")
         shown = "/".join(parts[:3]) + "/***" if self.path.startswith("/services/") and len(parts) > 3 else self.path
@@ -114,7 +114,7 @@ def serve(host: str, port: int, out: Path) -> ThreadingHTTPServer:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m include.alerts.receiver", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=58099)
     parser.add_argument("--out", type=Path, required=True, help="JSON-lines file the messages are appended to")
@@ -167,7 +167,8 @@ class WebhookReceiver:
             raise StackError(NAME, self.port, self.log,
                              "port is already in use by another process; set LAKEHOUSE_WEBHOOK_PORT")
         # Run from the checkout so `-m include.alerts.receiver` resolves whatever the caller's directory is.
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+        path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+        env = {**os.environ, "PYTHONPATH": path}
         cmd = [sys.executable, "-m", "include.alerts.receiver",
                "--host", self.host, "--port", str(self.port), "--out", str(self.out)]
         pid = spawn(cmd, self.log, self.pid_file, cwd=REPO_ROOT, env=env)

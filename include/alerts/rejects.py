@@ -27,8 +27,17 @@ def rows_alert_key(source: str, ds: str) -> str:
     return f"rejected_rows:{source}:{ds}"
 
 
+def _with_quarantine_uri(f: dict) -> dict:
+    # The loader copies a rejected file to the quarantine bucket under its alert key; callers need not repeat it.
+    if f.get("quarantine_uri"):
+        return f
+    from include.settings import get_settings
+
+    return {**f, "quarantine_uri": f"s3://{get_settings().quarantine_bucket}/{file_alert_key(f)}"}
+
+
 def _alert_files(cur, hook, run_id, run_url, rejected_files, cap, schema) -> tuple[int, int]:
-    files = list({file_alert_key(f): f for f in rejected_files}.values())
+    files = list({file_alert_key(f): _with_quarantine_uri(f) for f in rejected_files}.values())
     if not files:
         return 0, 0
     seen = already_sent(cur, "rejected_file", [file_alert_key(f) for f in files], schema)
@@ -62,9 +71,10 @@ def send_reject_alerts(trino_cursor, slack_conn_id: str, run_id: str, run_url: s
                        ledger_schema: str = "ops") -> dict:
     """Alert Slack about rejected files and rejected-row counts not alerted before; one message for each kind.
 
-    `rejected_files` are dicts with key, etag, source, reason and quarantine_uri; `rejected_rows` maps a source to
-    the rows rejected on `ds`, alerted when above `row_threshold`. The files' message is recorded before the rows'
-    one is sent. Raises AlertDeliveryError when the webhook does not accept a message, recording nothing for it.
+    `rejected_files` are dicts with key, etag, source, reason and optionally quarantine_uri (default: where the
+    loader copies it); `rejected_rows` maps a source to the rows rejected on `ds`, alerted when above
+    `row_threshold`. The files' message is recorded before the rows' one is sent. Raises AlertDeliveryError when the
+    webhook does not accept a message, recording nothing for it.
     """
     ensure_ledger(trino_cursor, ledger_schema)
     # Built on first use: a run with nothing new needs no Slack connection at all.

@@ -14,7 +14,7 @@ import numpy as np
 from include.datagen import reference as ref
 from include.datagen.batch import ANOMALY, BUY, SELL, SETTLED, TradeBatch
 from include.datagen.market import PRICE_SCALE, amount_cents
-from include.datagen.trades import channels, commissions, trade_times
+from include.datagen.trades import GOLDEN, channels, commissions, trade_times
 from include.datagen.world import World
 
 FAMILIES = (
@@ -88,8 +88,10 @@ class AnomalyInjector:
         flagged = np.ones(n, dtype=bool) if flag is None else flag
         self.out.flagged[family].extend((w.id_day(self.day), int(s)) for s in seq[flagged])
 
-    def _usual_qty(self, client: np.ndarray, asset: np.ndarray, price: np.ndarray, multiple=1.0) -> np.ndarray:
-        amount = self.w.base_amount[client] * multiple * self.rng.uniform(0.5, 1.5, size=len(client))
+    def _usual_qty(self, client, asset, price, multiple=1.0, factor=None) -> np.ndarray:
+        if factor is None:
+            factor = self.rng.uniform(0.5, 1.5, size=len(client))
+        amount = self.w.base_amount[client] * multiple * factor
         return self.w.market.quantity_units(amount, price, self.w.asset_decimals[asset])
 
     def _universe_asset(self, client: np.ndarray) -> np.ndarray:
@@ -138,8 +140,9 @@ class AnomalyInjector:
             client = np.full(BURST_SIZE, c)
             asset = self._universe_asset(client)
             price = self.w.market.fills(self.rng, asset, self.day)
-            step = 10 ** (4 - self.w.asset_decimals[asset])
-            qty = self._usual_qty(client, asset, price) + np.arange(BURST_SIZE) * step  # never two equal orders
+            # Sizes spread evenly (as in trades._amount_factors) so no burst row looks like an amount outlier.
+            spread = 0.5 + np.mod(np.arange(BURST_SIZE) * GOLDEN + self.rng.random(), 1.0)
+            qty = self._usual_qty(client, asset, price, factor=spread) + np.arange(BURST_SIZE)  # never equal orders
             start = self.day_epoch + BURST_START + int(self.rng.integers(0, 2_400))
             executed = start + np.cumsum(self.rng.integers(20, 35, size=BURST_SIZE))
             flag = np.arange(BURST_SIZE) >= BURST_FLAGGED_FROM - 1

@@ -23,9 +23,14 @@ class Market:
         return np.maximum(np.rint(self.reference[day, asset] * (1.0 + noise) * PRICE_SCALE), 1).astype(np.int64)
 
     def quantity_units(self, amount: np.ndarray, price_units: np.ndarray, decimals: np.ndarray) -> np.ndarray:
-        """Quantity (scaled integers) buying roughly `amount`, rounded to the asset's tradable step, at least one step."""
+        """Quantity (scaled integers) buying `amount`, rounded to the asset's lot (whole shares, 0.001 fund units...).
+
+        Where a whole lot would distort the amount by more than ~0.5% the quantity is fractional (4 decimals), as
+        brokers with fractional shares do; that keeps amounts close to the intended size.
+        """
         step = 10 ** (4 - decimals)
         raw = amount / (price_units / PRICE_SCALE) * PRICE_SCALE
+        step = np.where(raw >= 100 * step, step, 1)
         return np.maximum(np.rint(raw / step), 1).astype(np.int64) * step
 
 

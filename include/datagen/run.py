@@ -122,7 +122,9 @@ class DataGenRun:
         seq, used_assets = SeqCounter(), set()
         pending, done_clients = [], []
         for part, size in enumerate(sizes):
-            natural = trades.natural_trades(w, cfg.rng(STREAM_TRADES, day, part), day, int(size), int(seq.take(size)[0]))
+            hours = (part / n_parts, (part + 1) / n_parts)  # parts follow each other in time
+            natural = trades.natural_trades(w, cfg.rng(STREAM_TRADES, day, part), day, int(size),
+                                            int(seq.take(size)[0]), hours)  # fmt: skip
             inj = anomalies.inject(w, cfg.rng(STREAM_ANOMALIES, day, part), day, natural, seq.take,
                                    cfg.anomaly_rate, used_assets)  # fmt: skip
             for family, ids in inj.flagged.items():

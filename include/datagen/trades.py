@@ -11,7 +11,7 @@ import numpy as np
 
 from include.datagen import reference as ref
 from include.datagen.batch import (
-    BUY, DIVIDEND, FEE, NATURAL, NO_VALUE, PENDING, SELL, SETTLED, SETTLEMENT, TradeBatch,
+    BUY, CANCELLED, DIVIDEND, FAILED, FEE, NATURAL, NO_VALUE, PENDING, SELL, SETTLED, SETTLEMENT, TradeBatch,
 )  # fmt: skip
 from include.datagen.market import amount_cents
 from include.datagen.world import World
@@ -33,12 +33,27 @@ def _categorical(rng: np.random.Generator, shares, size: int) -> np.ndarray:
     return np.searchsorted(np.cumsum(shares), rng.random(size) * np.sum(shares), side="right")
 
 
-def trade_times(rng: np.random.Generator, day_epoch: int, size: int) -> np.ndarray:
-    """European morning, US afternoon and a thin all-day tail, in epoch seconds."""
-    session = _categorical(rng, (0.6, 0.3, 0.1), size)
-    lo = np.array([7 * 3_600, 13 * 3_600 + 1_800, TRADING_OPEN])[session]
-    hi = np.array([16 * 3_600 + 1_800, 21 * 3_600, TRADING_CLOSE])[session]
-    return day_epoch + lo + (rng.random(size) * (hi - lo)).astype(np.int64)
+def _time_of_day_cdf() -> np.ndarray:
+    """CDF over the seconds of a day: European morning, US afternoon and a thin tail, all inside trading hours."""
+    density = np.zeros(86_400)
+    for weight, lo, hi in ((0.6, 7 * 3_600, 16 * 3_600 + 1_800), (0.3, 13 * 3_600 + 1_800, 21 * 3_600),
+                           (0.1, TRADING_OPEN, TRADING_CLOSE)):  # fmt: skip
+        density[lo:hi] += weight / (hi - lo)
+    return np.concatenate([[0.0], np.cumsum(density)])
+
+
+TIME_OF_DAY_CDF = _time_of_day_cdf()
+
+
+def trade_times(rng: np.random.Generator, day_epoch: int, size: int, lo: float = 0.0, hi: float = 1.0) -> np.ndarray:
+    """Epoch seconds of `size` trades whose time-of-day quantiles lie in [lo, hi).
+
+    Chunks of a large day take consecutive quantile slices, so part files are in time order and a client's
+    trades are numbered in time order across parts (see `_amount_factors`).
+    """
+    u = lo + rng.random(size) * (hi - lo)
+    seconds = np.interp(u, TIME_OF_DAY_CDF, np.arange(86_401))
+    return day_epoch + np.minimum(seconds.astype(np.int64), TRADING_CLOSE - 1)
 
 
 def channels(rng: np.random.Generator, segment: np.ndarray) -> np.ndarray:
@@ -51,13 +66,14 @@ def commissions(rng: np.random.Generator, amount: np.ndarray, segment: np.ndarra
     return np.where(rng.random(len(amount)) < ZERO_COMMISSION_SHARE, NO_VALUE, fee)
 
 
-def _settle_sells(w: World, client, slot, ttype, qty_target) -> np.ndarray:
-    """Sell quantities within the start-of-day holding (once per position per day); others become buys."""
+def _settle_sells(w: World, client, slot, ttype, qty) -> None:
+    """Sells of the full intended quantity within 90% of the start-of-day holding, once per position per day.
+
+    Anything else becomes a buy of the same size, so sells never overdraw a position and never shrink in size.
+    """
     is_sell = ttype == SELL
-    step = 10 ** (4 - w.asset_decimals[w.universe[client, slot]])
-    cap = (w.available[client, slot] * SELL_SHARE_PERCENT // 100 // step) * step
-    qty = np.minimum(qty_target, cap)
-    ok = is_sell & (qty >= step) & (qty * 2 >= qty_target)
+    cap = w.available[client, slot] * SELL_SHARE_PERCENT // 100
+    ok = is_sell & (qty <= cap)
     pair = client.astype(np.int64) * ref.UNIVERSE_SIZE + slot
     first = np.zeros(len(client), dtype=bool)
     first[np.unique(np.where(ok, pair, -1), return_index=True)[1]] = True
@@ -65,40 +81,62 @@ def _settle_sells(w: World, client, slot, ttype, qty_target) -> np.ndarray:
     ttype[is_sell & ~ok] = BUY
     w.available[client[ok], slot[ok]] -= qty[ok]
     w.positions[client[ok], slot[ok]] -= qty[ok]
-    return np.where(ok, qty, qty_target)
 
 
-def natural_trades(w: World, rng: np.random.Generator, day: int, n: int, seq_start: int) -> TradeBatch:
-    """`n` ordinary transactions on `day`; updates holdings for the sells it books."""
+GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
+
+
+def _amount_factors(w: World, rng: np.random.Generator, client, executed, counted) -> np.ndarray:
+    """Trade size as a multiple (0.5-1.5) of the client's usual amount.
+
+    Counted trades (buys/sells that will settle) walk a golden-ratio (Weyl) sequence per client in time order,
+    so any five or more earlier trades are spread over the whole range: an ordinary trade's z-score against
+    its history stays near 3 at most, and only injected outliers exceed 4. Other trades draw uniformly.
+    """
+    factor = rng.uniform(0.5, 1.5, size=len(client))
+    idx = np.flatnonzero(counted)
+    order = idx[np.lexsort((executed[idx], client[idx]))]
+    c = client[order]
+    starts = np.r_[0, np.flatnonzero(c[1:] != c[:-1]) + 1]
+    rank = np.arange(len(c)) - np.repeat(starts, np.diff(np.r_[starts, len(c)]))
+    k = w.amount_index[c] + rank
+    factor[order] = 0.5 + np.mod(k * GOLDEN + w.amount_phase[c], 1.0)
+    np.add.at(w.amount_index, c, 1)
+    return factor
+
+
+def natural_trades(w: World, rng: np.random.Generator, day: int, n: int, seq_start: int,
+                   time_slice: tuple[float, float] = (0.0, 1.0)) -> TradeBatch:  # fmt: skip
+    """`n` ordinary transactions on `day` within a slice of its trading hours; books the sells it makes."""
     pool = w.trading_clients(day)
     weight = w.activity[pool]
     client = pool[rng.choice(len(pool), size=n, p=weight / weight.sum())]
     slot = rng.integers(ref.UNIVERSE_SIZE, size=n)
     asset = w.universe[client, slot]
     ttype = _categorical(rng, TYPE_SHARES, n)
-    price = w.market.fills(rng, asset, day)
-    target = w.base_amount[client] * rng.uniform(0.5, 1.5, size=n)
-    qty = _settle_sells(w, client, slot, ttype, w.market.quantity_units(target, price, w.asset_decimals[asset]))
-    amount = amount_cents(qty, price)
-
     # Dividends need a holding in something that pays; otherwise the client buys instead.
-    is_div = ttype == DIVIDEND
     held = w.available[client, slot]
-    payable = is_div & (held > 0) & (w.asset_class[asset] != CRYPTO)
-    ttype[is_div & ~payable] = BUY
-    dividend = np.rint(held / 1e4 * w.market.reference[day, asset] * rng.uniform(0.002, 0.012, n) * 100)
-    amount = np.where(payable, np.maximum(dividend, 1).astype(np.int64), amount)
-
-    is_fee = ttype == FEE
-    fee_has_asset = is_fee & (rng.random(n) < 0.3)
-    asset = np.where(is_fee & ~fee_has_asset, NO_VALUE, asset)
-    slot = np.where(is_fee & ~fee_has_asset, NO_VALUE, slot)
-    amount = np.where(is_fee, rng.integers(200, 4_000, size=n), amount)
-    currency = np.where(asset >= 0, w.asset_currency[np.maximum(asset, 0)], w.home_currency[client])
-
+    payable = (held > 0) & (w.asset_class[asset] != CRYPTO)
+    ttype[(ttype == DIVIDEND) & ~payable] = BUY
     trade = (ttype == BUY) | (ttype == SELL)
     status = np.where(trade, _categorical(rng, STATUS_SHARES, n), SETTLED)
-    executed = trade_times(rng, w.cfg.day_epoch(day), n)
+    executed = trade_times(rng, w.cfg.day_epoch(day), n, *time_slice)
+
+    price = w.market.fills(rng, asset, day)
+    counted = trade & (status != CANCELLED) & (status != FAILED)
+    target = w.base_amount[client] * _amount_factors(w, rng, client, executed, counted)
+    qty = w.market.quantity_units(target, price, w.asset_decimals[asset])
+    _settle_sells(w, client, slot, ttype, qty)
+    amount = amount_cents(qty, price)
+    dividend = np.rint(held / 1e4 * w.market.reference[day, asset] * rng.uniform(0.002, 0.012, n) * 100)
+    amount = np.where(ttype == DIVIDEND, np.maximum(dividend, 1).astype(np.int64), amount)
+
+    is_fee = ttype == FEE
+    no_asset = is_fee & (rng.random(n) >= 0.3)  # most fees are account-level
+    asset = np.where(no_asset, NO_VALUE, asset)
+    slot = np.where(no_asset, NO_VALUE, slot)
+    amount = np.where(is_fee, rng.integers(200, 4_000, size=n), amount)
+    currency = np.where(asset >= 0, w.asset_currency[np.maximum(asset, 0)], w.home_currency[client])
     return TradeBatch(
         seq=seq_start + np.arange(n, dtype=np.int64),
         id_day=np.full(n, w.id_day(day), dtype=np.int64),

@@ -42,6 +42,9 @@ class World:
         self.available = self.positions  # replaced by a copy at the start of each day
         # Buy/sell rows per client that end up settled, executed before the current day.
         self.settled_before = np.zeros(self.n_clients, dtype=np.int64)
+        # Position of each client in its own trade-size sequence (see trades._amount_factors).
+        self.amount_index = np.zeros(self.n_clients, dtype=np.int64)
+        self.amount_phase = cfg.rng(STREAM_REFERENCE, 2).random(self.n_clients)
         self.anomaly_clients: set[int] = set()  # each client carries at most one injected anomaly per run
         self.injected_pairs: set[tuple[int, int]] = set()  # (client, asset) outside universes touched by anomalies
         self.day = 0

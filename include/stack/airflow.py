@@ -68,6 +68,8 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         # No usage telemetry from a local stack (and no network to send it on).
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        # orjson reads the dbt manifest several times faster than json at DAG parse.
+        "AIRFLOW__COSMOS__ENABLE_ORJSON_PARSER": "True",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])),
     }

@@ -719,3 +719,116 @@ def rejected_records(rows: list[dict]) -> dict[tuple, dict]:
             if current is None or _delivery_order(row) > _delivery_order(current):
                 out[row["record"]] = row
     return out
+
+
+# --- The two analytics models, recomputed from the cleaned raw rows ------------------------------------
+
+
+def reference_tables(raw: dict[str, list[dict]]) -> dict:
+    """Clean and deduplicate the raw rows the way the contract says, independently of the dbt models."""
+    assets = clean_assets(raw["assets"])
+    clients = clean_clients(raw["clients"])
+    current_assets = latest_valid(assets)
+    current_clients = latest_valid(clients)
+    transactions = clean_transactions(raw["transactions"], set(current_clients), set(current_assets))
+    return {
+        "assets": assets, "clients": clients, "transactions": transactions,
+        "current_assets": current_assets, "current_clients": current_clients,
+        "current_transactions": latest_valid(transactions),
+    }
+
+
+def _settled(ref: dict) -> list[dict]:
+    rows = []
+    for txn in ref["current_transactions"].values():
+        if txn["status"] == "settled":
+            asset = ref["current_assets"].get(txn["asset_id"]) if txn["asset_id"] else None
+            rows.append({**txn, "asset_class": asset["asset_class"] if asset else None})
+    return rows
+
+
+def _latest_prices(settled: list[dict]) -> dict[str, Decimal]:
+    latest: dict[str, dict] = {}
+    for txn in settled:
+        if txn["transaction_type"] in ("buy", "sell"):
+            current = latest.get(txn["asset_id"])
+            if current is None or (txn["executed_at"], txn["transaction_id"]) > (current["executed_at"],
+                                                                                 current["transaction_id"]):
+                latest[txn["asset_id"]] = txn
+    return {asset_id: txn["price"] for asset_id, txn in latest.items()}
+
+
+def expected_client_investment_summary(ref: dict):  # noqa: C901 - a direct transcription of the definitions
+    import pandas as pd
+
+    settled = _settled(ref)
+    prices = _latest_prices(settled)
+    groups: dict[tuple, list[dict]] = {}
+    for txn in settled:
+        groups.setdefault((txn["client_id"], txn["currency"]), []).append(txn)
+    rows = []
+    for client_id, client in ref["current_clients"].items():
+        keys = sorted(k for k in groups if k[0] == client_id) or [(client_id, None)]
+        for key in keys:
+            txns = groups.get(key, [])
+            trades = [t for t in txns if t["transaction_type"] in ("buy", "sell")]
+
+            def total(kind, column="amount", txns=txns):
+                return sum((t[column] for t in txns if t["transaction_type"] == kind), Decimal(0))
+
+            buy, sell, dividend = total("buy"), total("sell"), total("dividend")
+            fees = sum((t["fee"] for t in txns), Decimal(0)) + total("fee")
+            positions: dict[str, Decimal] = {}
+            classes: dict[str, Decimal] = {}
+            for t in trades:
+                sign = 1 if t["transaction_type"] == "buy" else -1
+                positions[t["asset_id"]] = positions.get(t["asset_id"], Decimal(0)) + sign * t["quantity"]
+                classes[t["asset_class"]] = classes.get(t["asset_class"], Decimal(0)) + t["amount"]
+            market_value = sum((qty * prices[a] for a, qty in positions.items()), Decimal(0))
+            class_total = sum(classes.values(), Decimal(0))
+            rows.append({
+                "client_id": client_id, "currency": key[1], "segment": client["segment"],
+                "risk_profile": client["risk_profile"], "country_code": client["country_code"],
+                "trade_count": len(trades), "distinct_assets": len({t["asset_id"] for t in trades}),
+                "first_trade_at": min((t["executed_at"] for t in trades), default=None),
+                "last_trade_at": max((t["executed_at"] for t in trades), default=None),
+                "buy_amount": float(buy), "sell_amount": float(sell), "dividend_amount": float(dividend),
+                "fees_paid": float(fees), "net_invested": float(buy - sell), "market_value": float(market_value),
+                "total_return": float(market_value + sell + dividend - buy - fees) / float(buy) if buy else None,
+                "avg_trade_amount": float(buy + sell) / len(trades) if trades else None,
+                "largest_asset_class": min(classes, key=lambda c: (-classes[c], c)) if classes else None,
+                "concentration_hhi": sum((float(v) / float(class_total)) ** 2 for v in classes.values())
+                if class_total > 0 else None,
+            })
+    return pd.DataFrame(rows)
+
+
+def expected_asset_performance_analysis(ref: dict, window: int = 30):
+    import pandas as pd
+
+    days: dict[tuple, list[dict]] = {}
+    for txn in _settled(ref):
+        if txn["transaction_type"] in ("buy", "sell"):
+            days.setdefault((txn["asset_id"], txn["executed_at"].date()), []).append(txn)
+    rows = []
+    for (asset_id, trade_date), trades in days.items():
+        volume = sum((t["quantity"] for t in trades), Decimal(0))
+        asset = ref["current_assets"][asset_id]
+        rows.append({
+            "asset_id": asset_id, "trade_date": trade_date, "symbol": asset["symbol"],
+            "asset_class": asset["asset_class"], "trade_count": len(trades), "volume": float(volume),
+            "traded_amount": float(sum((t["amount"] for t in trades), Decimal(0))),
+            "unique_clients": len({t["client_id"] for t in trades}),
+            "vwap": float(sum((t["price"] * t["quantity"] for t in trades), Decimal(0))) / float(volume),
+        })
+    frame = pd.DataFrame(rows).sort_values(["asset_id", "trade_date"]).reset_index(drop=True)
+    by_asset = frame.groupby("asset_id")["vwap"]
+    frame["daily_return"] = frame["vwap"] / by_asset.shift(1) - 1
+    frame["cumulative_return"] = frame["vwap"] / by_asset.transform("first") - 1
+    frame["drawdown"] = frame["vwap"] / by_asset.cummax() - 1
+    frame["max_drawdown"] = frame.groupby("asset_id")["drawdown"].cummin()
+    frame["volatility_30d"] = frame.groupby("asset_id")["daily_return"].transform(
+        lambda s: s.rolling(window, min_periods=2).std(ddof=1))
+    frame["return_rank_in_class"] = frame.groupby(["asset_class", "trade_date"])["cumulative_return"].rank(
+        method="min", ascending=False).astype("int64")
+    return frame

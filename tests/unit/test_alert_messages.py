@@ -138,7 +138,7 @@ def test_failure_template_names_dag_task_run_try_exception_and_log():
 
 
 def test_failure_notifier_renders_into_valid_block_kit():
-    notifier = failure_notifier("slack_test")
+    notifier = failure_notifier("slack_test").build()
     assert type(notifier).__mro__[1].__name__ == "SlackWebhookNotifier"
     ti = SimpleNamespace(dag_id="lakehouse", task_id="load", try_number=3,
                          log_url="http://localhost:8080/dags/lakehouse/runs/r1/tasks/load?try_number=3")
