@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 
 from include.datagen.batch import CHANNELS, CURRENCIES, NO_VALUE, STATUSES, TYPES, TradeBatch
 from include.datagen.config import DAY_SECONDS
-from include.datagen.contract import CANONICAL_TIMESTAMP_FORMAT, COLUMNS
+from include.datagen.contract import COLUMNS
 from include.datagen.reference import NO_DATE
 
 
@@ -35,15 +35,16 @@ def decimals(units: np.ndarray, scale_digits: int, trim: bool, empty: np.ndarray
 
 
 def timestamps(epoch_seconds: np.ndarray) -> pa.Array:
-    ts = pa.array(np.asarray(epoch_seconds, dtype=np.int64), pa.timestamp("s", tz="UTC"))
-    return pc.strftime(ts, format=CANONICAL_TIMESTAMP_FORMAT)
+    """Canonical `YYYY-MM-DDTHH:MM:SSZ` (cast + patch: ~4x faster than pc.strftime, same text)."""
+    text = pc.cast(pa.array(np.asarray(epoch_seconds, dtype=np.int64), pa.timestamp("s")), pa.string())
+    return join(pc.replace_substring(text, " ", "T"), "Z")
 
 
 def dates(epoch_days: np.ndarray) -> pa.Array:
     """Dates as YYYY-MM-DD; `reference.NO_DATE` means "no date" (null)."""
     days = np.asarray(epoch_days, dtype=np.int64)
     missing = days == NO_DATE
-    text = pc.strftime(pa.array(np.where(missing, 0, days).astype(np.int32), pa.date32()), format="%Y-%m-%d")
+    text = pc.cast(pa.array(np.where(missing, 0, days).astype(np.int32), pa.date32()), pa.string())
     return pc.if_else(pa.array(missing), pa.scalar(None, pa.string()), text)
 
 

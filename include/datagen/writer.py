@@ -45,7 +45,7 @@ def csv_bytes(table: pa.Table) -> bytes:
 
 
 def gzip_bytes(data: bytes) -> bytes:
-    return gzip.compress(data, compresslevel=6, mtime=0)
+    return gzip.compress(data, compresslevel=1, mtime=0)  # level 1: 3x faster, files ~15% larger
 
 
 def parquet_bytes(table: pa.Table) -> bytes:

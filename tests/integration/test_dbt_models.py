@@ -39,7 +39,7 @@ ANALYTICS = ("client_investment_summary", "asset_performance_analysis", "transac
 def _rows(cur, sql: str) -> list[dict]:
     cur.execute(sql)
     rows = cur.fetchall()
-    names = [d[0] for d in cur.description]
+    names = [d[0] for d in cur.description or []]
     return [dict(zip(names, row)) for row in rows]
 
 

@@ -1,0 +1,51 @@
+"""Run the real DAG through Airflow's CLI against the local stack, and read back what happened."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import date
+
+from include.main_job import dag_env
+from include.pipeline.config import DAG_ID
+from include.settings import REPO_ROOT, get_settings
+from include.stack.airflow import airflow_bin
+
+LAKEHOUSE_SCHEMAS = ("lakehouse", "staging", "marts", "analytics", "ops")
+
+
+def airflow(*args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
+    return subprocess.run([airflow_bin(), *args], env=dag_env(get_settings()), cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def run_dag(day: date) -> subprocess.CompletedProcess:
+    """`airflow dags test` for one landing day: the DAG, its sensors, dbt and alerts, for real."""
+    return airflow("dags", "test", DAG_ID, day.isoformat())
+
+
+def latest_run_id(day: date) -> str:
+    runs = json.loads(airflow("dags", "list-runs", DAG_ID, "-o", "json").stdout)
+    runs = [r for r in runs if r["logical_date"].startswith(day.isoformat())]
+    return sorted(runs, key=lambda r: r["start_date"] or "")[-1]["run_id"]
+
+
+def task_states(run_id: str) -> dict[str, str]:
+    out = airflow("tasks", "states-for-dag-run", DAG_ID, run_id, "-o", "json").stdout
+    return {t["task_id"]: t["state"] for t in json.loads(out)}
+
+
+def wipe_lakehouse(settings, trino, s3) -> None:
+    """Empty every table, bucket and alert file the pipeline writes, so a test starts from nothing."""
+    for schema in LAKEHOUSE_SCHEMAS:
+        trino.execute(f"select table_name, table_type from {settings.trino_catalog}.information_schema.tables "
+                      f"where table_schema = '{schema}'")
+        for table, kind in trino.fetchall():
+            what = "view" if kind == "VIEW" else "table"
+            trino.execute(f"drop {what} if exists {settings.trino_catalog}.{schema}.{table}")
+            trino.fetchall()
+    for bucket in (settings.landing_bucket, settings.quarantine_bucket):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for obj in page.get("Contents", []):
+                s3.delete_object(Bucket=bucket, Key=obj["Key"])
+    (settings.home / "webhook" / "messages.jsonl").unlink(missing_ok=True)
