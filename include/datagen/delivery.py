@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date
 
 import numpy as np
@@ -28,7 +29,7 @@ class Delivery:
     delivered_on: date
     fmt: str
     table: pa.Table | None = None  # the rows as strings (None for broken files)
-    row_tags: np.ndarray | None = None  # per data row: the dirty kind it carries, "" when clean
+    row_tags: np.ndarray | None = None  # per data row: dirty kind code (dirty.kind_code), 0 when clean
     file_kinds: list[str] = field(default_factory=list)
     broken: str | None = None
     event: str = "new"
@@ -38,7 +39,7 @@ class Delivery:
     def rows(self) -> int:
         return 0 if self.table is None else self.table.num_rows
 
-    @property
+    @cached_property
     def md5(self) -> str:
         """What S3 reports as the ETag for a single-part upload."""
         return hashlib.md5(self.data, usedforsecurity=False).hexdigest()

@@ -106,7 +106,7 @@ def _eligible_for(kind: str, source: str, table: pa.Table) -> np.ndarray:
 
 @dataclass
 class Soiled:
-    """A file's final table and, per data row (0-based), the dirty kind it carries ("" when clean)."""
+    """A file's final table and, per data row (0-based), the code of its dirty kind (see `kind_code`; 0 = clean)."""
 
     table: pa.Table
     tags: np.ndarray
@@ -122,6 +122,10 @@ class FileDirt:
     new_id: Callable[[], str] | None = None
     fresh: rejects.FreshIds | None = None
     keep_clean: int = 0
+
+
+def kind_code(kind: str) -> int:
+    return ROW_KINDS.index(kind) + 1
 
 
 def _replace_rows(table: pa.Table, changed: dict[int, dict]) -> pa.Table:
@@ -149,13 +153,13 @@ def soil(table: pa.Table, source: str, eligible: np.ndarray, dirt: FileDirt, rng
     n = table.num_rows
     free = eligible.copy()
     changed: dict[int, dict] = {}
-    tags = np.full(n, "", dtype=object)
+    tags = np.zeros(n, dtype=np.int8)
     for kind in CELL_KINDS:
         k = dirt.counts.get(kind, 0)
         pool = np.flatnonzero(free & _eligible_for(kind, source, table))
         for i in rng.choice(pool, size=min(k, len(pool)), replace=False) if k else ():
             changed[int(i)] = soil_cell(kind, source, table.slice(int(i), 1).to_pylist()[0], rng)
-            tags[i] = kind
+            tags[i] = kind_code(kind)
             free[i] = False
 
     extras: list[tuple[dict, str, int]] = []  # (row, kind, index it must follow or -1)
@@ -192,7 +196,7 @@ def soil(table: pa.Table, source: str, eligible: np.ndarray, dirt: FileDirt, rng
     take = np.insert(np.arange(n, dtype=np.int64), positions, n + order)
     extra_table = pa.Table.from_pylist([row for row, _, _ in extras], schema=table.schema)
     combined = pa.concat_tables([table, extra_table]).take(pa.array(take))
-    all_tags = np.concatenate([tags, np.array([kind for _, kind, _ in extras], dtype=object)])[take]
+    all_tags = np.concatenate([tags, np.array([kind_code(kind) for _, kind, _ in extras], dtype=np.int8)])[take]
     return Soiled(combined, all_tags, clean_rows)
 
 

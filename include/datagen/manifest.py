@@ -52,8 +52,9 @@ class ManifestBuilder:
         if d.row_tags is None or not len(d.row_tags):
             return
         keys = None
-        for kind in sorted(set(d.row_tags) - {""}):
-            rows = np.flatnonzero(d.row_tags == kind)
+        for code in np.unique(d.row_tags[d.row_tags > 0]):
+            kind = ROW_KINDS[int(code) - 1]
+            rows = np.flatnonzero(d.row_tags == code)
             if keys is None:
                 names = [n.lower() for n in d.table.column_names]
                 keys = d.table.column(names.index(KEY_COLUMN[d.source])).to_pylist()

@@ -184,7 +184,7 @@ class DataGenRun:
             key=landing_key("transactions", self.cfg.day_date(day), "late-0001", fmt),
             data=self._serialize(table, fmt), source="transactions", dt=self.cfg.day_date(day),
             delivered_on=self.cfg.day_date(arrival), fmt=fmt, table=table,
-            row_tags=np.full(table.num_rows, "", dtype=object), file_kinds=["late_file"],
+            row_tags=np.zeros(table.num_rows, dtype=np.int8), file_kinds=["late_file"],
         ))  # fmt: skip
         return batch.take(np.flatnonzero(~late))
 
@@ -199,7 +199,7 @@ class DataGenRun:
         copy_key = f"{original.key.rpartition('/')[0]}/{stem}_resend.{ext}"
         yield Delivery(key=copy_key, data=original.data, source=original.source, dt=original.dt, delivered_on=when,
                        fmt=original.fmt, table=original.table, file_kinds=["copied_file"], copy_of=original.key,
-                       row_tags=np.full(original.rows, "", dtype=object))  # fmt: skip
+                       row_tags=np.zeros(original.rows, dtype=np.int8))  # fmt: skip
 
     @staticmethod
     def _serialize(table: pa.Table, fmt: str) -> bytes:
