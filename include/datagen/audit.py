@@ -20,9 +20,16 @@ from pathlib import Path
 import pandas as pd
 
 from include.datagen.contract import (
-    CODE_COLUMNS, COLUMNS, ENUM_COLUMNS, ENUMS, FALSE_SPELLINGS, KEY_COLUMN, NULL_TOKENS, TIMESTAMP_COLUMNS,
+    CODE_COLUMNS,
+    COLUMNS,
+    ENUM_COLUMNS,
+    ENUMS,
+    FALSE_SPELLINGS,
+    KEY_COLUMN,
+    NULL_TOKENS,
+    TIMESTAMP_COLUMNS,
     TRUE_SPELLINGS,
-)  # fmt: skip
+)
 
 ISO_TS = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})?$")
 CANONICAL_TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
@@ -182,15 +189,56 @@ class Audit:
         return df.drop_duplicates(KEY_COLUMN[source], keep="last").reset_index(drop=True)
 
 
+def _classify_rows(audit: Audit, key: str, header: list[str], rows: list[list[str]], upload: int,
+                   seen: set[tuple], transactions: list[dict]) -> set[tuple]:  # fmt: skip
+    """Name each row's kind; valid reference rows go to `audit.valid`, valid transactions to `transactions`."""
+    source = source_of(key)
+    names = [h.strip().lower() for h in header]
+    in_file: set[tuple] = set()
+    for i, values in enumerate(rows, start=1):
+        raw = {c: values[names.index(c)] for c in COLUMNS[source]}
+        fingerprint = tuple(raw.values())
+        if fingerprint in in_file or fingerprint in seen:
+            audit.mark("duplicate_in_file" if fingerprint in in_file else "duplicate_across_files", key, i)
+            continue
+        in_file.add(fingerprint)
+        cleaned = {c: clean(v) for c, v in raw.items()}
+        reason = _reject_transaction(cleaned) if source == "transactions" else _reject_reference(source, cleaned)
+        if reason:
+            audit.mark(reason, key, i)
+            continue
+        kinds = cosmetic_kinds(source, raw)
+        for kind in kinds:
+            audit.mark(kind, key, i)
+        record = dict(cleaned, _key=key, _row=i, _upload=upload, _updated=parse_ts(cleaned["updated_at"]),
+                      _cosmetic=kinds)  # fmt: skip
+        (transactions if source == "transactions" else audit.valid[source]).append(record)
+    return in_file
+
+
+def _check_references(audit: Audit, transactions: list[dict]) -> None:
+    """Orphans need every reference row first; a rejected row keeps its reason only, not its cosmetic kinds."""
+    clients = {r["client_id"] for r in audit.valid["clients"]}
+    assets = {r["asset_id"] for r in audit.valid["assets"]}
+    for r in transactions:
+        asset = r["asset_id"]
+        missing_asset = asset is None and r["transaction_type"].lower() != "fee"
+        if r["client_id"] not in clients or missing_asset or (asset is not None and asset not in assets):
+            audit.mark("orphan_reference", r["_key"], r["_row"])
+            for kind in r["_cosmetic"]:
+                audit.row_kinds[kind].discard((r["_key"], r["_row"]))
+        else:
+            audit.valid["transactions"].append(r)
+
+
 def audit_directory(root: Path, upload_order: list[str]) -> Audit:
     """Audit every file under `root`; `upload_order` lists keys in first-upload order (repeats are ignored)."""
     root, audit, seen_md5 = Path(root), Audit(), {}
     seen_rows: dict[str, set[tuple]] = {s: set() for s in COLUMNS}
-    order = list(dict.fromkeys(upload_order))
     on_disk = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
-    keys = [k for k in order if k in on_disk] + [k for k in on_disk if k not in order]
-    pending_orphans: list[tuple[str, int, dict]] = []
-    for upload, key in enumerate(keys):
+    order = [k for k in dict.fromkeys(upload_order) if k in on_disk]
+    transactions: list[dict] = []
+    for upload, key in enumerate(order + [k for k in on_disk if k not in order]):
         data = (root / key).read_bytes()
         facts = audit.files[key] = FileFacts(key)
         digest = hashlib.md5(data, usedforsecurity=False).hexdigest()
@@ -204,46 +252,10 @@ def audit_directory(root: Path, upload_order: list[str]) -> Audit:
             facts.broken = str(exc)
             continue
         source = source_of(key)
-        names = [h.strip().lower() for h in header]
+        contract = [h for h in header if h.strip().lower() in COLUMNS[source]]
         facts.extra_columns = [h for h in header if h.strip().lower() not in COLUMNS[source]]
-        facts.header_variation = [h for h in header if h.strip().lower() in COLUMNS[source]] != list(COLUMNS[source])
+        facts.header_variation = contract != list(COLUMNS[source])
         facts.rows = len(rows)
-        in_file: set[tuple] = set()
-        for i, values in enumerate(rows, start=1):
-            raw = {c: values[names.index(c)] for c in COLUMNS[source]}
-            fingerprint = tuple(raw.values())
-            if fingerprint in in_file:
-                audit.mark("duplicate_in_file", key, i)
-                continue
-            in_file.add(fingerprint)
-            if fingerprint in seen_rows[source]:
-                audit.mark("duplicate_across_files", key, i)
-                continue
-            cleaned = {c: clean(v) for c, v in raw.items()}
-            reason = _reject_transaction(cleaned) if source == "transactions" else _reject_reference(source, cleaned)
-            if reason:
-                audit.mark(reason, key, i)
-                continue
-            kinds = cosmetic_kinds(source, raw)
-            for kind in kinds:
-                audit.mark(kind, key, i)
-            record = dict(cleaned, _key=key, _row=i, _upload=upload, _updated=parse_ts(cleaned["updated_at"]),
-                          _cosmetic=kinds)  # fmt: skip
-            if source == "transactions":
-                pending_orphans.append((key, i, record))
-            else:
-                audit.valid[source].append(record)
-        seen_rows[source] |= in_file
-    clients = {r["client_id"] for r in audit.valid["clients"]}
-    assets = {r["asset_id"] for r in audit.valid["assets"]}
-    for key, i, r in pending_orphans:
-        needs_asset = r["transaction_type"].lower() != "fee"
-        if r["client_id"] not in clients or (r["asset_id"] is None and needs_asset) or (
-            r["asset_id"] is not None and r["asset_id"] not in assets
-        ):
-            audit.mark("orphan_reference", key, i)
-            for kind in r["_cosmetic"]:  # a rejected row is counted under its reason only
-                audit.row_kinds[kind].discard((key, i))
-        else:
-            audit.valid["transactions"].append(r)
+        seen_rows[source] |= _classify_rows(audit, key, header, rows, upload, seen_rows[source], transactions)
+    _check_references(audit, transactions)
     return audit

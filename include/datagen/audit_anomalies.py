@@ -86,7 +86,7 @@ def oversell(df: pd.DataFrame) -> set[str]:
 
 
 def kyc_violation(df: pd.DataFrame) -> set[str]:
-    hit = (df["kyc"] != "verified") | (df["asset_id"].notna() & (df["active"] == False))  # noqa: E712
+    hit = (df["kyc"] != "verified") | (df["asset_id"].notna() & df["active"].eq(False))
     return set(df.loc[hit, "transaction_id"])
 
 

@@ -32,12 +32,12 @@ class GeneratorConfig:
     assets: int = 400
     clients: int | None = None
     # Share of transaction rows touched by row-level dirt (split evenly over the kinds), and of injected anomalies.
-    dirty_rate: float = 0.015
-    anomaly_rate: float = 0.005
+    dirty_rate: float = 0.012
+    anomaly_rate: float = 0.004
     broken_files: bool = True
     # Share of days after the first that deliver no assets/clients file at all (day 2 always delivers).
     reference_skip_rate: float = 0.3
-    chunk_rows: int = 500_000
+    chunk_rows: int = 250_000
     formats: FormatShares = field(default_factory=FormatShares)
 
     def __post_init__(self) -> None:

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from include.datagen import rejects
-from include.datagen.contract import CODE_COLUMNS, ENUM_COLUMNS, KEY_COLUMN, TIMESTAMP_COLUMNS
+from include.datagen.contract import CODE_COLUMNS, ENUM_COLUMNS, TIMESTAMP_COLUMNS
 
 CELL_KINDS = ("whitespace", "mixed_case_enum", "lowercase_code", "null_token", "boolean_spelling", "timestamp_format")
 DUPLICATE_KINDS = ("duplicate_in_file", "duplicate_across_files")
@@ -199,6 +199,3 @@ def soil(table: pa.Table, source: str, eligible: np.ndarray, dirt: FileDirt, rng
     all_tags = np.concatenate([tags, np.array([kind_code(kind) for _, kind, _ in extras], dtype=np.int8)])[take]
     return Soiled(combined, all_tags, clean_rows)
 
-
-def key_values(table: pa.Table, source: str) -> list:
-    return table.column(KEY_COLUMN[source]).to_pylist()

@@ -12,7 +12,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from include.datagen.batch import CHANNELS, CURRENCIES, NO_VALUE, STATUSES, TYPES, TradeBatch
-from include.datagen.config import DAY_SECONDS
 from include.datagen.contract import COLUMNS
 from include.datagen.reference import NO_DATE
 
@@ -48,10 +47,6 @@ def dates(epoch_days: np.ndarray) -> pa.Array:
     return pc.if_else(pa.array(missing), pa.scalar(None, pa.string()), text)
 
 
-def padded_ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
-    return join(prefix, pc.utf8_lpad(_str(numbers), width, "0"))
-
-
 def transaction_ids(id_day: np.ndarray, seq: np.ndarray) -> pa.Array:
     return join("T", _str(id_day), pc.utf8_lpad(_str(seq), 8, "0"))
 
@@ -67,7 +62,8 @@ def _lookup(values, codes: np.ndarray) -> pa.Array:
 def transactions_table(b: TradeBatch, client_ids: pa.Array, asset_ids: pa.Array) -> pa.Table:
     """A batch as a table of strings with the contract's columns in contract order."""
     no_asset = b.asset == NO_VALUE
-    asset = pc.if_else(pa.array(no_asset), pa.scalar(None, pa.string()), asset_ids.take(pa.array(np.maximum(b.asset, 0))))
+    asset = asset_ids.take(pa.array(np.maximum(b.asset, 0)))
+    asset = pc.if_else(pa.array(no_asset), pa.scalar(None, pa.string()), asset)
     no_trade = b.qty == 0
     columns = {
         "transaction_id": transaction_ids(b.id_day, b.seq),
@@ -105,9 +101,6 @@ def reference_table(df: pd.DataFrame, source: str) -> pa.Table:
         elif name == "risk_rating":
             columns[name] = _str(values.to_numpy(dtype=np.int64))
         else:
-            columns[name] = _empty_to_null(pa.array(values.astype(str).to_numpy(), pa.string()))
+            columns[name] = _empty_to_null(pa.array(values.astype(str)).cast(pa.string()))
     return pa.table(columns)
 
-
-def epoch_day(epoch_seconds: int) -> int:
-    return epoch_seconds // DAY_SECONDS

@@ -17,6 +17,11 @@ from include.datagen.delivery import Delivery
 from include.datagen.dirty import CELL_KINDS, DUPLICATE_KINDS, ROW_KINDS
 from include.datagen.writer import BROKEN_KINDS
 
+# The quarantine reason docs/landing-contract.md asks the loader to record for each broken-file kind.
+QUARANTINE_REASON = {
+    "empty_file": "empty_file", "header_only": "header_only", "truncated_gzip": "not_declared_format",
+    "parquet_is_csv": "not_declared_format", "missing_key_column": "missing_key_column", "invalid_utf8": "bad_encoding",
+}  # fmt: skip
 FILE_KINDS = ("late_file", "redelivered_file", "copied_file", "extra_column", "header_variation")
 # What the pipeline should do with each row kind once dbt has cleaned the data.
 EXPECTED = {**{k: "cleaned" for k in CELL_KINDS}, **{k: "deduplicated" for k in DUPLICATE_KINDS}}
@@ -30,7 +35,8 @@ class ManifestBuilder:
         self.row_kinds = {k: {"expect": EXPECTED.get(k, "rejected"), "count": 0, "locations": [], "ids": []}
                           for k in ROW_KINDS}  # fmt: skip
         self.file_kinds = {k: {"count": 0, "keys": []} for k in FILE_KINDS}
-        self.broken_files = {k: {"count": 0, "keys": []} for k in BROKEN_KINDS}
+        self.broken_files = {k: {"quarantine_reason": QUARANTINE_REASON[k], "count": 0, "keys": []}
+                             for k in BROKEN_KINDS}  # fmt: skip
         self.anomalies = {f: {"count": 0, "ids": []} for f in FAMILIES}
 
     def record(self, d: Delivery) -> None:

@@ -39,6 +39,9 @@ NEW_ACCOUNT_DAYS = 10
 NO_DATE = -(10**7)  # date_of_birth is empty for institutions; epoch days go negative before 1970
 
 
+BOND_DOMICILE = {"US Treasury": ("US", "USD"), "Gilt": ("GB", "GBP"), "Bund": ("DE", "EUR"), "OAT": ("FR", "EUR")}
+
+
 def _choice(rng: np.random.Generator, options, weights, size: int) -> np.ndarray:
     p = np.asarray(weights, dtype=float)
     return rng.choice(len(options), size=size, p=p / p.sum())
@@ -93,7 +96,7 @@ def _asset_row(rng: np.random.Generator, cls: str, ticker: str, crypto_slot: int
         issuer = vocab.BOND_ISSUERS[int(rng.integers(len(vocab.BOND_ISSUERS)))]
         coupon = f"{rng.integers(1, 20) * 0.25:.2f}"
         name = f"{issuer} {coupon}% {int(rng.integers(2027, 2056))}"
-        domicile, currency = {"US Treasury": ("US", "USD"), "Gilt": ("GB", "GBP")}.get(issuer, ("DE", "EUR"))
+        domicile, currency = BOND_DOMICILE.get(issuer, ("XS", "EUR"))
         return {"symbol": ticker, "asset_name": name, "sector": sector, "currency": currency, "exchange": "OTC",
                 "isin": _isin(domicile, isin_body)}  # fmt: skip
     if cls == "commodity":
@@ -164,7 +167,7 @@ def build_clients(rng: np.random.Generator, n: int, start_epoch: int) -> pd.Data
 
     return pd.DataFrame(
         {
-            "client_id": pc.binary_join_element_wise("C", pc.utf8_lpad(pc.cast(pa.array(ids), pa.string()), 7, "0"), ""),
+            "client_id": _join("C", pc.utf8_lpad(pc.cast(pa.array(ids), pa.string()), 7, "0")),
             "first_name": pa.array([f[0] for f in vocab.FIRST_NAMES]).take(pa.array(first)),
             "last_name": pa.array([f[0] for f in vocab.LAST_NAMES]).take(pa.array(last)),
             "email": email,
@@ -176,7 +179,7 @@ def build_clients(rng: np.random.Generator, n: int, start_epoch: int) -> pd.Data
             "onboarded_at": onboarded,
             "updated_at": updated,
             "_segment": segment,
-            "_home_currency": [vocab.COUNTRIES[c][2] for c in country],
+            "_home_currency": np.array([c[2] for c in vocab.COUNTRIES])[country],
             "_base_amount": base,
             "_activity": activity,
         }

@@ -57,6 +57,21 @@ def _money(value: float) -> str:
     return f"{value:.2f}"
 
 
+def _nonpositive(row: dict, out: dict, rng: np.random.Generator) -> None:
+    # amount stays qty x price, so the only broken rule is the sign.
+    if rng.random() < 0.5:
+        out["quantity"], out["amount"] = _pick(rng, (("0", "0.00"), (f"-{row['quantity']}", f"-{row['amount']}")))
+    else:
+        out["price"], out["amount"] = "0", "0.00"
+
+
+def _orphan(out: dict, rng: np.random.Generator, fresh: FreshIds) -> None:
+    if rng.random() < 0.5:
+        out["client_id"] = fresh.client()
+    else:
+        out["asset_id"] = fresh.asset()
+
+
 def transaction_reject(kind: str, row: dict, rng: np.random.Generator, new_id: Callable[[], str], fresh: FreshIds):
     """`row` is a clean buy or sell; returns a copy with a new id that breaks rule `kind`.
 
@@ -67,7 +82,6 @@ def transaction_reject(kind: str, row: dict, rng: np.random.Generator, new_id: C
     for col in ("executed_at", "updated_at"):
         moved = datetime.strptime(row[col], "%Y-%m-%dT%H:%M:%SZ") - shift
         out[col] = moved.strftime("%Y-%m-%dT%H:%M:%SZ")
-    qty, price = float(row["quantity"]), float(row["price"])
     if kind == "missing_id":
         out["transaction_id"] = _pick(rng, ("", "NULL"))
     elif kind == "bad_timestamp":
@@ -78,18 +92,11 @@ def transaction_reject(kind: str, row: dict, rng: np.random.Generator, new_id: C
         column = _pick(rng, ("transaction_type", "channel", "status"))
         out[column] = _pick(rng, UNKNOWN_ENUMS[column])
     elif kind == "nonpositive_quantity_price":
-        # amount stays qty x price, so the only broken rule is the sign.
-        if rng.random() < 0.5:
-            out["quantity"], out["amount"] = _pick(rng, (("0", "0.00"), (f"-{row['quantity']}", f"-{row['amount']}")))
-        else:
-            out["price"], out["amount"] = "0", "0.00"
+        _nonpositive(row, out, rng)
     elif kind == "amount_mismatch":
-        out["amount"] = _money(qty * price * 1.1 + 1.0)
+        out["amount"] = _money(float(row["quantity"]) * float(row["price"]) * 1.1 + 1.0)
     elif kind == "orphan_reference":
-        if rng.random() < 0.5:
-            out["client_id"] = fresh.client()
-        else:
-            out["asset_id"] = fresh.asset()
+        _orphan(out, rng, fresh)
     else:
         raise ValueError(kind)
     return out

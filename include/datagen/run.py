@@ -13,10 +13,7 @@ import pyarrow as pa
 
 from include.datagen import anomalies, trades
 from include.datagen.batch import ANOMALY, NATURAL, PENDING, SETTLEMENT, TradeBatch
-from include.datagen.config import (
-    STREAM_ANOMALIES, STREAM_DIRTY, STREAM_FILES, STREAM_TRADES, GeneratorConfig,
-)  # fmt: skip
-from include.datagen.contract import KEY_COLUMN
+from include.datagen.config import STREAM_ANOMALIES, STREAM_DIRTY, STREAM_FILES, STREAM_TRADES, GeneratorConfig
 from include.datagen.delivery import Delivery, landing_key
 from include.datagen.dirty import KINDS_BY_SOURCE, FileDirt, soil
 from include.datagen.formatting import reference_table, transaction_id, transactions_table
@@ -99,13 +96,16 @@ class DataGenRun:
                 continue
             table = reference_table(rows, source)
             dirt = FileDirt(counts=self._counts(source, table.num_rows, minimum=day == 0), fresh=self.fresh)
-            soiled = soil(table, source, np.ones(table.num_rows, dtype=bool), dirt, self.cfg.rng(STREAM_DIRTY, day, 100 + i))
+            everything = np.ones(table.num_rows, dtype=bool)
+            soiled = soil(table, source, everything, dirt, self.cfg.rng(STREAM_DIRTY, day, 100 + i))
             table, kinds = soiled.table, []
             rng = self.cfg.rng(STREAM_FILES, day, 100 + i)
             if day == 0 and source == "clients":
-                table, kinds = add_extra_column(table, "Preferred_Language", ("en", "de", "fr", "nl", "it"), rng), ["extra_column"]
+                table = add_extra_column(table, "Preferred_Language", ("en", "de", "fr", "nl", "it"), rng)
+                kinds.append("extra_column")
             if day == 0 and source == "assets":
-                table, kinds = vary_header(table, rng), ["header_variation"]
+                table = vary_header(table, rng)
+                kinds.append("header_variation")
             fmt = self._format(day, source, 0)
             yield Delivery(
                 key=landing_key(source, self.cfg.day_date(day), "full" if day == 0 else "delta", fmt),
@@ -206,6 +206,3 @@ class DataGenRun:
         from include.datagen.writer import serialize
 
         return serialize(table, fmt)
-
-    def key_column(self, source: str) -> str:
-        return KEY_COLUMN[source]

@@ -11,8 +11,19 @@ import numpy as np
 
 from include.datagen import reference as ref
 from include.datagen.batch import (
-    BUY, CANCELLED, DIVIDEND, FAILED, FEE, NATURAL, NO_VALUE, PENDING, SELL, SETTLED, SETTLEMENT, TradeBatch,
-)  # fmt: skip
+    BUY,
+    CANCELLED,
+    DIVIDEND,
+    FAILED,
+    FEE,
+    NATURAL,
+    NO_VALUE,
+    PENDING,
+    SELL,
+    SETTLED,
+    SETTLEMENT,
+    TradeBatch,
+)
 from include.datagen.market import amount_cents
 from include.datagen.world import World
 
@@ -66,6 +77,16 @@ def commissions(rng: np.random.Generator, amount: np.ndarray, segment: np.ndarra
     return np.where(rng.random(len(amount)) < ZERO_COMMISSION_SHARE, NO_VALUE, fee)
 
 
+def _pick_slots(w: World, rng: np.random.Generator, client: np.ndarray, ttype: np.ndarray) -> np.ndarray:
+    """Buys and fees pick any favourite asset; sells and dividends pick a held one, larger positions first."""
+    slot = rng.integers(ref.UNIVERSE_SIZE, size=len(client))
+    wants = np.flatnonzero((ttype == SELL) | (ttype == DIVIDEND))
+    holdings = w.available[client[wants]]
+    preferred = np.argmax(holdings * rng.uniform(0.5, 1.0, size=holdings.shape), axis=1)
+    slot[wants] = np.where(holdings.max(axis=1) > 0, preferred, slot[wants])
+    return slot
+
+
 def _settle_sells(w: World, client, slot, ttype, qty) -> None:
     """Sells of the full intended quantity within 90% of the start-of-day holding, once per position per day.
 
@@ -111,9 +132,9 @@ def natural_trades(w: World, rng: np.random.Generator, day: int, n: int, seq_sta
     pool = w.trading_clients(day)
     weight = w.activity[pool]
     client = pool[rng.choice(len(pool), size=n, p=weight / weight.sum())]
-    slot = rng.integers(ref.UNIVERSE_SIZE, size=n)
-    asset = w.universe[client, slot]
     ttype = _categorical(rng, TYPE_SHARES, n)
+    slot = _pick_slots(w, rng, client, ttype)
+    asset = w.universe[client, slot]
     # Dividends need a holding in something that pays; otherwise the client buys instead.
     held = w.available[client, slot]
     payable = (held > 0) & (w.asset_class[asset] != CRYPTO)

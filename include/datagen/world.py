@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import numpy as np
+import pandas as pd
 
 from include.datagen import reference as ref
 from include.datagen.batch import CURRENCIES
 from include.datagen.changes import ReferencePlan, plan_reference
 from include.datagen.config import STREAM_MARKET, STREAM_REFERENCE, GeneratorConfig
 from include.datagen.market import Market
+
+
+def _codes(values, vocabulary: tuple[str, ...]) -> np.ndarray:
+    """Positions of `values` in `vocabulary`, vectorised (the client table can hold millions of rows)."""
+    return pd.Categorical(values.astype(str), categories=list(vocabulary)).codes.astype(np.int64)
 
 
 class World:
@@ -24,13 +28,13 @@ class World:
 
         self.asset_class = assets["_class"].to_numpy()
         self.asset_decimals = assets["_qty_decimals"].to_numpy().astype(np.int64)
-        self.asset_currency = np.array([CURRENCIES.index(c) for c in assets["currency"]], dtype=np.int64)
+        self.asset_currency = _codes(assets["currency"], CURRENCIES)
         self.market = Market(cfg.rng(STREAM_MARKET), assets["_start_price"].to_numpy(),
                              assets["_daily_vol"].to_numpy(), cfg.days)  # fmt: skip
 
         self.segment = clients["_segment"].to_numpy()
         self.base_amount = clients["_base_amount"].to_numpy()
-        self.home_currency = np.array([CURRENCIES.index(c) for c in clients["_home_currency"]], dtype=np.int64)
+        self.home_currency = _codes(clients["_home_currency"], CURRENCIES)
         self.onboarded = clients["onboarded_at"].to_numpy().astype(np.int64)
         self.activity = clients["_activity"].to_numpy()
 
@@ -62,6 +66,3 @@ class World:
     def id_day(self, day: int) -> int:
         d = self.cfg.day_date(day)
         return d.year * 10_000 + d.month * 100 + d.day
-
-    def epoch_date(self, epoch: int) -> str:
-        return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d")

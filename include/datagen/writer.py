@@ -24,21 +24,46 @@ def _csv_field(name: str) -> str:
     return f'"{name.replace(chr(34), chr(34) * 2)}"' if any(ch in name for ch in ',"\r\n') else name
 
 
+def _lit(text: str) -> pa.Scalar:
+    return pa.scalar(text, pa.large_string())
+
+
+def _join_lines(columns: list[pa.Array], quote: bool) -> pa.Array:
+    if quote:
+        columns = [
+            pc.if_else(
+                pc.match_substring_regex(c, '[",\r\n]'),
+                pc.binary_join_element_wise(_lit('"'), pc.replace_substring(c, '"', '""'), _lit('"'), _lit("")),
+                c,
+            )
+            for c in columns
+        ]
+    return pc.binary_join_element_wise(*columns, _lit(","))
+
+
 def csv_bytes(table: pa.Table) -> bytes:
-    """Header line plus one line per row, LF line ends, minimal quoting, nulls as empty fields."""
+    """Header line plus one line per row, LF line ends, minimal quoting, nulls as empty fields.
+
+    Lines are first joined unquoted; only the (rare) lines whose comma count or content shows a field needing
+    quotes are rebuilt with per-field quoting, which keeps the common path to a few scans per line.
+    """
     header = (",".join(_csv_field(n) for n in table.column_names) + "\n").encode()
     if table.num_rows == 0:
         return header
-    def lit(text: str) -> pa.Scalar:
-        return pa.scalar(text, pa.large_string())
-
-    columns = []
-    for column in table.columns:
-        text = pc.fill_null(column.combine_chunks().cast(pa.large_string()), lit(""))
-        quoted = pc.binary_join_element_wise(lit('"'), pc.replace_substring(text, '"', '""'), lit('"'), lit(""))
-        columns.append(pc.if_else(pc.match_substring_regex(text, '[",\r\n]'), quoted, text))
-    lines = pc.binary_join_element_wise(*columns, lit(","))
-    lines = pc.binary_join_element_wise(lines, lit("\n"), lit(""))
+    columns = [pc.fill_null(c.combine_chunks().cast(pa.large_string()), _lit("")) for c in table.columns]
+    lines = _join_lines(columns, quote=False)
+    special = pc.or_(
+        pc.not_equal(pc.count_substring(lines, ","), table.num_columns - 1),
+        pc.match_substring_regex(lines, '["\r\n]'),
+    )
+    rows = np.flatnonzero(special.to_numpy(zero_copy_only=False))
+    if len(rows):
+        idx = pa.array(rows)
+        fixed = _join_lines([c.take(idx) for c in columns], quote=True)
+        mask = np.zeros(table.num_rows, dtype=bool)
+        mask[rows] = True
+        lines = pc.replace_with_mask(lines, pa.array(mask), fixed)
+    lines = pc.binary_join_element_wise(lines, _lit("\n"), _lit(""))
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
     body = lines.buffers()[2].to_pybytes()[offsets[0] : offsets[-1]]
     return header + body

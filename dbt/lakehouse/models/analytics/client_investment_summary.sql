@@ -92,16 +92,14 @@ class_mix as (
         currency,
         {#- min_by on (amount desc, class asc) picks the largest class, ties to the alphabetically first. #}
         min_by(asset_class, row(-traded_amount, asset_class)) as largest_asset_class,
-        sum(power(cast(traded_amount as double) / total_amount, 2)) as concentration_hhi
+        {#-
+            sum((a / total)^2) written as sum(a^2) / total^2: both sums are exact decimals, so the result
+            does not depend on the order Trino happens to add floating-point terms in.
+        #}
+        cast(sum(traded_amount * traded_amount) as double)
+            / nullif(power(cast(sum(traded_amount) as double), 2), 0) as concentration_hhi
 
-    from (
-        select
-            *,
-            cast(sum(traded_amount) over (partition by client_id, currency) as double) as total_amount
-
-        from class_amounts
-    )
-    where total_amount > 0
+    from class_amounts
     group by client_id, currency
 
 ),
