@@ -80,7 +80,7 @@ def render(settings: Settings | None = None, dbt_results: Path | None = None, ru
         lines += [f"  {table:<32} {count}" for table, count in tables.items()]
     files = rejected_files(settings)
     lines.append(f"rejected files (quarantined): {len(files)}")
-    lines += [f"  {d['key']}: {d['reason']}" for d in files]
+    lines += [f"  {d['key']}: {d['reason']} ({d.get('detail', '')})" for d in files]
     if dbt_results and dbt_results.exists():
         counts = summarise(dbt_results)
         tests = {k.removeprefix("test_"): v for k, v in counts.items() if k.startswith("test_")}

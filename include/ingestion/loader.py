@@ -102,7 +102,7 @@ def load(settings: Settings | None = None, sources: list[str] | None = None, bat
         try:
             parsed = parse_key(key)
         except LayoutError as exc:
-            report.files.append(_reject(client, settings, key, etag, None, str(exc), report.batch_id))
+            report.files.append(_reject(client, settings, key, etag, None, "bad_layout", report.batch_id, str(exc)))
             continue
         if parsed.source not in tables:
             continue
@@ -127,7 +127,7 @@ def _load_file(client, cat, settings, tables, parsed, key, etag, batch_id) -> Fi
     try:
         data = read_landing_file(body, parsed.fmt, parsed.source)
     except FileRejected as exc:
-        return _reject(client, settings, key, etag, parsed.source, str(exc), batch_id)
+        return _reject(client, settings, key, etag, parsed.source, exc.code, batch_id, exc.detail)
     extras = [c for c in data.column_names if c not in COLUMNS[parsed.source]]
     rows = _with_metadata(data, uri, etag, batch_id)
     result = _commit(cat, settings, tables, parsed.source, rows, uri, etag, batch_id, extras)
@@ -177,16 +177,16 @@ def _rejected_files(client, settings) -> set[tuple[str, str]]:
     return seen
 
 
-def _reject(client, settings, key, etag, source, reason, batch_id) -> FileResult:
+def _reject(client, settings, key, etag, source, reason, batch_id, detail) -> FileResult:
     """Copy the file to quarantine with a JSON reason beside it; landing keeps its copy."""
     target = quarantine_key(key, etag)
     client.copy_object(Bucket=settings.quarantine_bucket, Key=target,
                        CopySource={"Bucket": settings.landing_bucket, "Key": key})
-    doc = {"key": key, "etag": etag, "source": source, "reason": reason, "batch_id": batch_id,
+    doc = {"key": key, "etag": etag, "source": source, "reason": reason, "detail": detail, "batch_id": batch_id,
            "landing_uri": f"s3://{settings.landing_bucket}/{key}",
            "quarantine_uri": f"s3://{settings.quarantine_bucket}/{target}",
-           "rejected_at": datetime.now(timezone.utc).isoformat()}
+           "quarantined_at": datetime.now(timezone.utc).isoformat()}
     client.put_object(Bucket=settings.quarantine_bucket, Key=f"{target}.reason.json",
                       Body=json.dumps(doc, indent=2).encode(), ContentType="application/json")
-    log.warning("rejected %s: %s", key, reason)
-    return FileResult(key, etag, source, "rejected", reason=reason)
+    log.warning("rejected %s: %s (%s)", key, reason, detail)
+    return FileResult(key, etag, source, "rejected", reason=f"{reason}: {detail}")

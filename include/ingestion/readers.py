@@ -9,17 +9,21 @@ import zlib
 
 import pyarrow as pa
 
-from include.ingestion.contract import KEY_COLUMN
+from include.ingestion.contract import COLUMNS, KEY_COLUMN
 
 
 class FileRejected(ValueError):
-    """The file as a whole cannot be loaded; the message is the reason kept beside it in quarantine."""
+    """The file as a whole cannot be loaded: a reason code (docs/landing-contract.md) and a human detail."""
+
+    def __init__(self, code: str, detail: str):
+        self.code, self.detail = code, detail
+        super().__init__(f"{code}: {detail}")
 
 
 def read_landing_file(data: bytes, fmt: str, source: str) -> pa.Table:
     """All columns as strings, header names lower-cased and trimmed, values exactly as delivered."""
     if not data:
-        raise FileRejected("empty file (0 bytes)")
+        raise FileRejected("empty_file", "empty file (0 bytes)")
     if fmt == "parquet":
         table = _read_parquet(data)
     else:
@@ -27,10 +31,12 @@ def read_landing_file(data: bytes, fmt: str, source: str) -> pa.Table:
             data = _gunzip(data)
         table = _read_csv(data)
     key = KEY_COLUMN[source]
+    if not set(table.column_names) & set(COLUMNS[source]):
+        raise FileRejected("no_header", f"first row names no contract column ({', '.join(table.column_names[:5])})")
     if key not in table.column_names:
-        raise FileRejected(f"missing key column {key!r} (columns: {', '.join(table.column_names)})")
+        raise FileRejected("missing_key_column", f"missing key column {key!r} (columns: {', '.join(table.column_names)})")
     if table.num_rows == 0:
-        raise FileRejected("no data rows (header only)")
+        raise FileRejected("header_only", "no data rows (header only)")
     return table
 
 
@@ -38,9 +44,9 @@ def _gunzip(data: bytes) -> bytes:
     try:
         return gzip.decompress(data)
     except EOFError:
-        raise FileRejected("truncated gzip stream") from None
+        raise FileRejected("not_declared_format", "truncated gzip stream") from None
     except (OSError, zlib.error) as exc:
-        raise FileRejected(f"not a valid gzip file ({exc})") from None
+        raise FileRejected("not_declared_format", f"not a valid gzip file ({exc})") from None
 
 
 def _normalise_header(names: list[str]) -> list[str]:
@@ -48,10 +54,10 @@ def _normalise_header(names: list[str]) -> list[str]:
     if cleaned and cleaned[0].startswith("\ufeff"):
         cleaned[0] = cleaned[0].lstrip("\ufeff")
     if any(not n for n in cleaned):
-        raise FileRejected(f"blank column name in header at position {cleaned.index('') + 1}")
+        raise FileRejected("bad_header", f"blank column name in header at position {cleaned.index('') + 1}")
     duplicates = sorted({n for n in cleaned if cleaned.count(n) > 1})
     if duplicates:
-        raise FileRejected(f"duplicate column(s) in header: {', '.join(duplicates)}")
+        raise FileRejected("bad_header", f"duplicate column(s) in header: {', '.join(duplicates)}")
     return cleaned
 
 
@@ -59,15 +65,15 @@ def _read_csv(data: bytes) -> pa.Table:
     import pyarrow.csv as pacsv
 
     if data.startswith(b"PAR1"):
-        raise FileRejected("declared CSV but the content is Parquet")
+        raise FileRejected("not_declared_format", "declared CSV but the content is Parquet")
     first_line = data.split(b"\n", 1)[0]
     try:
         header_text = first_line.decode("utf-8")
     except UnicodeDecodeError:
-        raise FileRejected("header is not valid UTF-8") from None
+        raise FileRejected("bad_encoding", "header is not valid UTF-8") from None
     header = next(csv.reader([header_text.rstrip("\r")]), [])
     if not header or all(not h.strip() for h in header):
-        raise FileRejected("no header row")
+        raise FileRejected("no_header", "no header row")
     names = _normalise_header(header)
     try:
         table = pacsv.read_csv(
@@ -85,8 +91,8 @@ def _read_csv(data: bytes) -> pa.Table:
     except pa.ArrowInvalid as exc:
         message = str(exc).splitlines()[0]
         if "UTF8" in message or "utf8" in message.lower():
-            raise FileRejected("not valid UTF-8 text") from None
-        raise FileRejected(f"malformed CSV: {message}") from None
+            raise FileRejected("bad_encoding", "not valid UTF-8 text") from None
+        raise FileRejected("malformed_csv", f"malformed CSV: {message}") from None
     return table
 
 
@@ -96,7 +102,7 @@ def _read_parquet(data: bytes) -> pa.Table:
     try:
         table = pq.read_table(io.BytesIO(data))
     except (pa.ArrowInvalid, OSError) as exc:
-        raise FileRejected(f"not a readable Parquet file ({str(exc).splitlines()[0]})") from None
+        raise FileRejected("not_declared_format", f"not a readable Parquet file ({str(exc).splitlines()[0]})") from None
     names = _normalise_header(table.column_names)
     columns = []
     for column in table.columns:
@@ -106,5 +112,5 @@ def _read_parquet(data: bytes) -> pa.Table:
             try:
                 columns.append(column.cast(pa.string()))
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                raise FileRejected(f"column type {column.type} cannot be read as text") from None
+                raise FileRejected("not_declared_format", f"column type {column.type} cannot be read as text") from None
     return pa.table(columns, names=names)

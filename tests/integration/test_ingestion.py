@@ -147,7 +147,8 @@ BROKEN = {
     "transactions/dt=2026-11-20/header-only.csv": (b"transaction_id,amount\r\n", "no data rows"),
     "transactions/dt=2026-11-20/truncated.csv.gz": (gzip.compress(b"transaction_id\nT1\nT2\n")[:-6], "truncated gzip"),
     "transactions/dt=2026-11-20/not-parquet.parquet": (b"transaction_id\nT1\n", "not a readable Parquet"),
-    "transactions/dt=2026-11-20/wrong-header.csv": (b"id,amount\nT1,5\n", "missing key column 'transaction_id'"),
+    "transactions/dt=2026-11-20/wrong-header.csv": (b"client_id,amount\nC1,5\n", "missing key column 'transaction_id'"),
+    "transactions/dt=2026-11-20/no-header.csv": (b"T1,C1,5\nT2,C2,6\n", "no_header"),
     "transactions/dt=2026-11-20/ragged.csv": (b"transaction_id,amount\nT1,5\nT2\n", "malformed CSV"),
     "transactions/dt=2026-11-20/latin1.csv": ("transaction_id,client_id\nT1,Müller\n".encode("latin-1"),
                                               "not valid UTF-8"),
@@ -168,7 +169,7 @@ def test_broken_files_are_quarantined_with_a_reason_and_good_files_still_load(s3
         assert by_key[key].status == "rejected" and reason in by_key[key].reason, (key, by_key[key])
         etag = by_key[key].etag
         doc = json.loads(s3.get_object(Bucket=lake.quarantine_bucket, Key=f"{key}.{etag}.reason.json")["Body"].read())
-        assert doc["key"] == key and reason in doc["reason"]
+        assert doc["key"] == key and reason in f"{doc['reason']}: {doc['detail']}"
         quarantined = s3.get_object(Bucket=lake.quarantine_bucket, Key=f"{key}.{etag}")["Body"].read()
         assert quarantined == BROKEN[key][0]
         assert s3.get_object(Bucket=lake.landing_bucket, Key=key)["Body"].read() == BROKEN[key][0], "landing keeps it"

@@ -45,10 +45,11 @@ def test_parquet_columns_of_any_type_become_text():
     [
         (b"", "csv", "empty file"),
         (b"transaction_id\n", "csv", "no data rows"),
-        (b"id,amount\nT1,5\n", "csv", "missing key column 'transaction_id'"),
+        (b"client_id,amount\nC1,5\n", "csv", "missing key column 'transaction_id'"),
+        (b"T1,C1,5\n", "csv", "no_header"),
         (b"transaction_id,amount,amount\nT1,1,2\n", "csv", "duplicate column"),
         (b"transaction_id,,x\nT1,1,2\n", "csv", "blank column name"),
-        (b"transaction_id,amount\nT1,5\nT2\n", "csv", "malformed CSV"),
+        (b"transaction_id,amount\nT1,5\nT2\n", "csv", "malformed_csv"),
         ("transaction_id,client\nT1,Müller\n".encode("latin-1"), "csv", "not valid UTF-8"),
         (b"PAR1....", "csv", "content is Parquet"),
         (b"transaction_id\nT1\n", "parquet", "not a readable Parquet"),
