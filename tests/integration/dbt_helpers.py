@@ -404,11 +404,11 @@ def build_deliveries(seed: int = 7) -> tuple[list[list[Delivery]], dict[str, lis
         _asset_row(dirt, ("A090", "REIT1", "Some REIT", "reit", None, "USD", None, None, "3", True, 0),
                    datetime(2023, 12, 1, tzinfo=UTC)),  # unknown_enum
         _asset_row(dirt, ("A091", "X", "Bad flag", "equity", None, "USD", None, None, "3", True, 0),
-                   datetime(2023, 12, 1, tzinfo=UTC), is_active="maybe"),  # invalid_boolean
+                   datetime(2023, 12, 1, tzinfo=UTC), is_active="maybe"),  # unknown_enum
         _asset_row(dirt, ("", "NOID", "No id", "equity", None, "USD", None, None, "3", True, 0),
                    datetime(2023, 12, 1, tzinfo=UTC), asset_id=" "),  # missing_id
         _asset_row(dirt, ("A092", "RR", "Bad rating", "bond", None, "USD", None, None, "high", True, 0),
-                   datetime(2023, 12, 1, tzinfo=UTC)),  # invalid_number
+                   datetime(2023, 12, 1, tzinfo=UTC)),  # unparseable_number
     ]
     assets2 = file(1, "assets", "assets_002.csv", 1)
     a002 = list(ASSETS[1])
@@ -431,10 +431,10 @@ def build_deliveries(seed: int = 7) -> tuple[list[list[Delivery]], dict[str, lis
         clients1.rows.append(_client_row(dirt, n, datetime(2023, 12, 1, tzinfo=UTC), **override))
     clients1.rows += [
         _client_row(dirt, 90, datetime(2023, 12, 1, tzinfo=UTC), segment="vip"),  # unknown_enum
-        _client_row(dirt, 91, datetime(2023, 12, 1, tzinfo=UTC), date_of_birth="1985-02-30"),  # invalid_date
+        _client_row(dirt, 91, datetime(2023, 12, 1, tzinfo=UTC), date_of_birth="1985-02-30"),  # bad_timestamp
         _client_row(dirt, 92, datetime(2023, 12, 1, tzinfo=UTC), client_id="NULL"),  # missing_id
-        _client_row(dirt, 93, datetime(2023, 12, 1, tzinfo=UTC), onboarded_at="last tuesday"),  # invalid_timestamp
-        _client_row(dirt, 94, datetime(2023, 12, 1, tzinfo=UTC), updated_at=""),  # missing updated_at
+        _client_row(dirt, 93, datetime(2023, 12, 1, tzinfo=UTC), onboarded_at="last tuesday"),  # bad_timestamp
+        _client_row(dirt, 94, datetime(2023, 12, 1, tzinfo=UTC), updated_at=""),  # bad_timestamp (missing)
     ]
     clients2 = file(1, "clients", "clients_002.csv", 2)
     clients2.rows.append(_client_row(dirt, 21, datetime(2023, 12, 1, tzinfo=UTC)))
@@ -481,30 +481,31 @@ def build_deliveries(seed: int = 7) -> tuple[list[list[Delivery]], dict[str, lis
     bad = [
         base.row(dirt, transaction_id=""),                                  # missing_id
         base.row(dirt, transaction_id="N/A"),                               # missing_id
-        base.row(dirt, transaction_id="R001", quantity="ten"),              # invalid_number
-        base.row(dirt, transaction_id="R002", amount="1.000,00"),           # invalid_number
-        base.row(dirt, transaction_id="R003", executed_at="2024-02-30T10:00:00Z"),  # invalid_timestamp
-        base.row(dirt, transaction_id="R004", updated_at="yesterday"),      # invalid_timestamp
-        base.row(dirt, transaction_id="R005", updated_at=None),             # missing_value
+        base.row(dirt, transaction_id="R001", quantity="ten"),              # unparseable_number
+        base.row(dirt, transaction_id="R002", amount="1.000,00"),           # unparseable_number
+        base.row(dirt, transaction_id="R021", quantity="1e1"),              # unparseable_number: no exponent
+        base.row(dirt, transaction_id="R003", executed_at="2024-02-30T10:00:00Z"),  # bad_timestamp
+        base.row(dirt, transaction_id="R004", updated_at="yesterday"),      # bad_timestamp
+        base.row(dirt, transaction_id="R005", updated_at=None),             # bad_timestamp
         base.row(dirt, transaction_id="R006", transaction_type="swap"),     # unknown_enum
         base.row(dirt, transaction_id="R007", status="reversed"),           # unknown_enum
         base.row(dirt, transaction_id="R008", channel="fax"),               # unknown_enum
-        base.row(dirt, transaction_id="R009", quantity="-10", amount="-1000.00"),  # non_positive_quantity
-        base.row(dirt, transaction_id="R010", transaction_type="sell", price="0", amount="0"),  # non_positive_price
+        base.row(dirt, transaction_id="R009", quantity="-10", amount="-1000.00"),  # nonpositive_quantity_price
+        base.row(dirt, transaction_id="R010", transaction_type="sell", price="0", amount="0"),  # nonpositive_quantity_price
         base.row(dirt, transaction_id="R011", amount="1000.02"),            # amount_mismatch
-        base.row(dirt, transaction_id="R012", client_id="C999"),            # unknown_client
-        base.row(dirt, transaction_id="R013", asset_id="A999"),             # unknown_asset
-        base.row(dirt, transaction_id="R014", fee="-1.00"),                 # negative_fee
+        base.row(dirt, transaction_id="R012", client_id="C999"),            # orphan_reference
+        base.row(dirt, transaction_id="R013", asset_id="A999"),             # orphan_reference
+        base.row(dirt, transaction_id="R014", fee="-1.00"),                 # valid: the contract has no fee sign rule
         base.row(dirt, transaction_id="R015", transaction_type="dividend", quantity=None, price=None,
-                 amount="0"),                                               # non_positive_amount
-        base.row(dirt, transaction_id="R016", client_id=" "),               # missing_value
-        base.row(dirt, transaction_id="R017", asset_id=None),               # missing_value (a buy needs an asset)
+                 amount="0"),                                               # nonpositive_amount
+        base.row(dirt, transaction_id="R016", client_id=" "),               # orphan_reference (no client)
+        base.row(dirt, transaction_id="R017", asset_id=None),               # orphan_reference (a buy needs an asset)
         base.row(dirt, transaction_id="R018", amount="1000.01"),            # valid: exactly within 0.01
         base.row(dirt, transaction_id="R019", transaction_type="fee", asset_id="", quantity="", price="",
                  amount="12.50", fee=None),                                 # valid: a fee needs no asset
     ]
     files[0].rows += bad
-    files[1].rows.append(dict(bad[12]))  # the unknown_client record again: still one record
+    files[1].rows.append(dict(next(r for r in bad if r["transaction_id"] == "R012")))  # again: still one record
     # R020: a valid version, then a newer broken one; the valid one stays current.
     files[0].rows.append(base.row(dirt, transaction_id="R020", updated_at="2024-01-15T11:00:00Z"))
     files[1].rows.append(base.row(dirt, transaction_id="R020", status="unknown", updated_at="2024-01-16T11:00:00Z"))
@@ -522,7 +523,7 @@ def build_deliveries(seed: int = 7) -> tuple[list[list[Delivery]], dict[str, lis
 NULL_SPELLINGS = {"", "NULL", "N/A"}
 _TS = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?\s*"
                  r"([Zz]|UTC|[+-]\d{2}(?::?\d{2})?)?$")
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")  # plain decimals: no exponent, no separators
 
 
 def clean_text(value):
@@ -557,11 +558,10 @@ def parse_boolean(text):
 
 
 def parse_date(text):
-    match = text and re.match(r"^(\d{4}-\d{2}-\d{2})(?:[Tt ].*)?$", text)
-    if not match:
+    if not text or not re.match(r"^\d{4}-\d{2}-\d{2}$", text):
         return None
     try:
-        return date.fromisoformat(match.group(1))
+        return date.fromisoformat(text)
     except ValueError:
         return None
 
@@ -606,16 +606,13 @@ def clean_assets(rows: list[dict]) -> list[dict]:
         active = parse_boolean(r["is_active"])
         rule, column = _first_broken([
             (r["asset_id"] is None, "missing_id", "asset_id"),
-            (r["updated_at"] is None, "missing_value", "updated_at"),
-            (r["updated_at"] is not None and updated_at is None, "invalid_timestamp", "updated_at"),
-            (asset_class is None, "missing_value", "asset_class"),
-            (asset_class is not None and asset_class not in ENUMS["asset_class"], "unknown_enum", "asset_class"),
-            (r["risk_rating"] is not None and risk is None, "invalid_number", "risk_rating"),
-            (r["is_active"] is not None and active is None, "invalid_boolean", "is_active"),
+            (updated_at is None, "bad_timestamp", "updated_at"),
+            (r["risk_rating"] is not None and risk is None, "unparseable_number", "risk_rating"),
+            (asset_class not in ENUMS["asset_class"], "unknown_enum", "asset_class"),
+            (active is None, "unknown_enum", "is_active"),
         ])
         out.append({**_meta(raw, "assets"), "id": r["asset_id"], "rule": rule, "column": column,
-                    "asset_id": r["asset_id"], "asset_class": asset_class,
-                    "is_active": True if active is None else active, "updated_at": updated_at,
+                    "asset_id": r["asset_id"], "asset_class": asset_class, "is_active": active, "updated_at": updated_at,
                     "symbol": r["symbol"] and r["symbol"].upper()})
     return out
 
@@ -630,12 +627,10 @@ def clean_clients(rows: list[dict]) -> list[dict]:
         onboarded_at = parse_timestamp(r["onboarded_at"])
         rule, column = _first_broken([
             (r["client_id"] is None, "missing_id", "client_id"),
-            (r["updated_at"] is None, "missing_value", "updated_at"),
-            (r["updated_at"] is not None and updated_at is None, "invalid_timestamp", "updated_at"),
-            *[(enums[c] is not None and enums[c] not in ENUMS[c], "unknown_enum", c)
-              for c in ("segment", "risk_profile", "kyc_status")],
-            (r["date_of_birth"] is not None and dob is None, "invalid_date", "date_of_birth"),
-            (r["onboarded_at"] is not None and onboarded_at is None, "invalid_timestamp", "onboarded_at"),
+            (onboarded_at is None, "bad_timestamp", "onboarded_at"),
+            (updated_at is None, "bad_timestamp", "updated_at"),
+            (r["date_of_birth"] is not None and dob is None, "bad_timestamp", "date_of_birth"),
+            *[(enums[c] not in ENUMS[c], "unknown_enum", c) for c in ("segment", "risk_profile", "kyc_status")],
         ])
         out.append({**_meta(raw, "clients"), "id": r["client_id"], "rule": rule, "column": column,
                     "client_id": r["client_id"], **enums, "updated_at": updated_at, "onboarded_at": onboarded_at,
@@ -653,32 +648,19 @@ def clean_transactions(rows: list[dict], client_ids: set, asset_ids: set, tolera
         trade = kind in ("buy", "sell")
         rule, column = _first_broken([
             (r["transaction_id"] is None, "missing_id", "transaction_id"),
-            (r["updated_at"] is None, "missing_value", "updated_at"),
-            (r["updated_at"] is not None and updated_at is None, "invalid_timestamp", "updated_at"),
-            (r["executed_at"] is None, "missing_value", "executed_at"),
-            (r["executed_at"] is not None and executed_at is None, "invalid_timestamp", "executed_at"),
-            (kind is None, "missing_value", "transaction_type"),
-            (kind is not None and kind not in ENUMS["transaction_type"], "unknown_enum", "transaction_type"),
-            (status is None, "missing_value", "status"),
-            (status is not None and status not in ENUMS["status"], "unknown_enum", "status"),
-            (channel is not None and channel not in ENUMS["channel"], "unknown_enum", "channel"),
-            (r["quantity"] is not None and q is None, "invalid_number", "quantity"),
-            (r["price"] is not None and p is None, "invalid_number", "price"),
-            (r["amount"] is not None and a is None, "invalid_number", "amount"),
-            (r["fee"] is not None and f is None, "invalid_number", "fee"),
-            (r["client_id"] is None, "missing_value", "client_id"),
-            (r["asset_id"] is None and kind in ("buy", "sell", "dividend"), "missing_value", "asset_id"),
-            (r["currency"] is None, "missing_value", "currency"),
-            (r["amount"] is None, "missing_value", "amount"),
-            (r["quantity"] is None and trade, "missing_value", "quantity"),
-            (r["price"] is None and trade, "missing_value", "price"),
-            (q is not None and q <= 0 and trade, "non_positive_quantity", "quantity"),
-            (p is not None and p <= 0 and trade, "non_positive_price", "price"),
-            (a is not None and a <= 0, "non_positive_amount", "amount"),
-            (None not in (a, q, p) and abs(a - q * p) > tolerance and trade, "amount_mismatch", "amount"),
-            (f is not None and f < 0, "negative_fee", "fee"),
-            (r["client_id"] is not None and r["client_id"] not in client_ids, "unknown_client", "client_id"),
-            (r["asset_id"] is not None and r["asset_id"] not in asset_ids, "unknown_asset", "asset_id"),
+            (executed_at is None, "bad_timestamp", "executed_at"),
+            (updated_at is None, "bad_timestamp", "updated_at"),
+            *[(r[c] is not None and v is None, "unparseable_number", c)
+              for c, v in (("quantity", q), ("price", p), ("amount", a), ("fee", f))],
+            *[(v not in ENUMS[c], "unknown_enum", c)
+              for c, v in (("transaction_type", kind), ("channel", channel), ("status", status))],
+            (trade and not (q is not None and q > 0), "nonpositive_quantity_price", "quantity"),
+            (trade and not (p is not None and p > 0), "nonpositive_quantity_price", "price"),
+            (trade and not (a is not None and abs(a - q * p) <= tolerance), "amount_mismatch", "amount"),
+            (not trade and not (a is not None and a > 0), "nonpositive_amount", "amount"),
+            (r["client_id"] not in client_ids, "orphan_reference", "client_id"),
+            (r["asset_id"] is None and kind != "fee", "orphan_reference", "asset_id"),
+            (r["asset_id"] is not None and r["asset_id"] not in asset_ids, "orphan_reference", "asset_id"),
         ])
         out.append({**_meta(raw, "transactions"), "id": r["transaction_id"], "rule": rule, "column": column,
                     "transaction_id": r["transaction_id"], "client_id": r["client_id"], "asset_id": r["asset_id"],

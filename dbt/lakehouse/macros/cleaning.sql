@@ -25,6 +25,17 @@
 {%- endmacro %}
 
 
+{#- Plain decimals only (the contract: optional sign, digits, optional point and digits; no exponent). -#}
+{% macro parse_decimal(text) -%}
+    if(regexp_like({{ text }}, '^[+-]?(\d+(\.\d*)?|\.\d+)$'), try_cast({{ text }} as decimal(28, 8)))
+{%- endmacro %}
+
+
+{% macro parse_integer(text) -%}
+    if(regexp_like({{ text }}, '^[+-]?\d+$'), try_cast({{ text }} as integer))
+{%- endmacro %}
+
+
 {% macro parse_boolean(text) -%}
     case
         when lower({{ text }}) in ('true', 'yes', 'y', '1') then true
@@ -33,9 +44,9 @@
 {%- endmacro %}
 
 
-{#- A calendar date, optionally followed by a time that is ignored. -#}
+{#- A plain calendar date, YYYY-MM-DD. -#}
 {% macro parse_date(text) -%}
-    try_cast(regexp_extract({{ text }}, '^(\d{4}-\d{2}-\d{2})(?:[Tt ].*)?$', 1) as date)
+    try_cast(if(regexp_like({{ text }}, '^\d{4}-\d{2}-\d{2}$'), {{ text }}) as date)
 {%- endmacro %}
 
 
@@ -63,6 +74,7 @@
 {#-
     One entry of a base model's `broken_rules` array: null when the condition is false. The column's
     delivered value travels with the rule so the rejected-rows model can show what was wrong.
+    Rules are the landing contract's reject reasons (docs/landing-contract.md).
 -#}
 {% macro reject_if(condition, rule, column) -%}
     if(
@@ -72,4 +84,16 @@
             as row(rule varchar, column_name varchar, delivered_value varchar)
         )
     )
+{%- endmacro %}
+
+
+{#- A value was delivered (its clean text is there) but could not be parsed. -#}
+{% macro reject_unreadable(column, rule) -%}
+    {{ reject_if(column ~ ' is null and ' ~ column ~ '_text is not null', rule, column) }}
+{%- endmacro %}
+
+
+{#- A required enumeration that is missing or outside the contract's values. -#}
+{% macro reject_unknown(column) -%}
+    {{ reject_if(column ~ ' is null or ' ~ column ~ ' not in ' ~ enum_values_sql(column), 'unknown_enum', column) }}
 {%- endmacro %}

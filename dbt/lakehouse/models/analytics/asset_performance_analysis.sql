@@ -44,7 +44,10 @@ returns as (
         vwap / max(vwap) over asset_days - 1 as drawdown
 
     from daily
-    window asset_days as (partition by asset_id order by trade_date)
+    window asset_days as (
+        partition by asset_id
+        order by trade_date
+    )
 
 ),
 

@@ -97,7 +97,7 @@ class_mix as (
             does not depend on the order Trino happens to add floating-point terms in.
         #}
         cast(sum(traded_amount * traded_amount) as double)
-            / nullif(power(cast(sum(traded_amount) as double), 2), 0) as concentration_hhi
+        / nullif(power(cast(sum(traded_amount) as double), 2), 0) as concentration_hhi
 
     from class_amounts
     group by client_id, currency
@@ -115,10 +115,10 @@ summaries as (
     from totals
     left join market_values
         on totals.client_id = market_values.client_id
-        and totals.currency = market_values.currency
+            and totals.currency = market_values.currency
     left join class_mix
         on totals.client_id = class_mix.client_id
-        and totals.currency = class_mix.currency
+            and totals.currency = class_mix.currency
 
 ),
 

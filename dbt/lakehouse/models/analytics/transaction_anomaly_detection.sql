@@ -90,7 +90,10 @@ asset_days as (
     select
         *,
         count(*) over asset_day as day_trade_count,
-        row_number() over (partition by asset_id, executed_date order by price, transaction_id) as price_position,
+        row_number() over (
+            partition by asset_id, executed_date
+            order by price, transaction_id
+        ) as price_position,
         max(_last_ingested_at) over asset_day as contributed_at
 
     from trades
@@ -129,7 +132,7 @@ price_deviations as (
     from asset_days
     inner join day_medians
         on asset_days.asset_id = day_medians.asset_id
-        and asset_days.executed_date = day_medians.executed_date
+            and asset_days.executed_date = day_medians.executed_date
     where asset_days.day_trade_count >= {{ var('price_deviation_min_trades') }}
 
 ),
@@ -166,7 +169,10 @@ client_sequences as (
 
     from transactions
     window
-        client_order as (partition by client_id order by executed_at, transaction_id),
+        client_order as (
+            partition by client_id
+            order by executed_at, transaction_id
+        ),
         recent_window as (
             partition by client_id
             order by executed_at
@@ -209,14 +215,14 @@ duplicate_pairs as (
     from transactions as this
     inner join transactions as twin
         on this.client_id = twin.client_id
-        and this.asset_id is not distinct from twin.asset_id
-        and this.transaction_type = twin.transaction_type
-        and this.quantity is not distinct from twin.quantity
-        and this.price is not distinct from twin.price
-        {#- Dividends and fees carry no quantity or price: their amount must match instead. #}
-        and (this.quantity is not null or this.price is not null or this.amount = twin.amount)
-        and this.transaction_id != twin.transaction_id
-        and twin.executed_at between this.executed_at - interval '{{ var("duplicate_window_minutes") }}' minute
+            and this.asset_id is not distinct from twin.asset_id
+            and this.transaction_type = twin.transaction_type
+            and this.quantity is not distinct from twin.quantity
+            and this.price is not distinct from twin.price
+            {#- Dividends and fees carry no quantity or price: their amount must match instead. #}
+            and (this.quantity is not null or this.price is not null or this.amount = twin.amount)
+            and this.transaction_id != twin.transaction_id
+            and twin.executed_at between this.executed_at - interval '{{ var("duplicate_window_minutes") }}' minute
             and this.executed_at + interval '{{ var("duplicate_window_minutes") }}' minute
 
 ),
@@ -321,14 +327,18 @@ segment_trades as (
         clients.segment,
         clients.onboarded_at,
         count(*) over segment as segment_trade_count,
-        row_number() over (partition by clients.segment order by trades.amount, trades.transaction_id)
-            as amount_position,
+        row_number() over amount_order as amount_position,
         max(trades._last_ingested_at) over segment as contributed_at
 
     from trades
     inner join clients on trades.client_id = clients.client_id
     where clients.segment is not null
-    window segment as (partition by clients.segment)
+    window
+        segment as (partition by clients.segment),
+        amount_order as (
+            partition by clients.segment
+            order by trades.amount, trades.transaction_id
+        )
 
 ),
 
@@ -362,8 +372,7 @@ new_account_trades as (
     from segment_trades
     inner join segment_medians on segment_trades.segment = segment_medians.segment
     where segment_trades.executed_at >= segment_trades.onboarded_at
-        and segment_trades.executed_at
-            < segment_trades.onboarded_at + interval '{{ var("new_account_days") }}' day
+        and segment_trades.executed_at < segment_trades.onboarded_at + interval '{{ var("new_account_days") }}' day
 
 ),
 

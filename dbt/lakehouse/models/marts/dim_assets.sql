@@ -77,7 +77,7 @@ final as (
     left join trade_stats on assets.asset_id = trade_stats.asset_id
     left join latest_trades
         on assets.asset_id = latest_trades.asset_id
-        and latest_trades.recency_rank = 1
+            and latest_trades.recency_rank = 1
 
 )
 

@@ -20,6 +20,25 @@
 
 with
 
+transactions as (
+
+    select * from {{ ref('base_lakehouse__transactions') }}
+    where rejection_rule is null
+
+),
+
+clients as (
+
+    select * from {{ ref('stg_clients') }}
+
+),
+
+assets as (
+
+    select * from {{ ref('stg_assets') }}
+
+),
+
 {% if is_incremental() %}
 
 watermark as (
@@ -35,39 +54,36 @@ watermark as (
 
 ),
 
+changed_clients as (
+
+    select clients.client_id
+    from clients
+    cross join watermark
+    where clients._ingested_at > watermark.ingested_after
+
+),
+
+changed_assets as (
+
+    select assets.asset_id
+    from assets
+    cross join watermark
+    where assets._ingested_at > watermark.ingested_after
+
+),
+
+new_transactions as (
+
+    select transactions.*
+    from transactions
+    cross join watermark
+    where transactions._ingested_at > watermark.ingested_after
+        or transactions.client_id in (select changed_clients.client_id from changed_clients)
+        or transactions.asset_id in (select changed_assets.asset_id from changed_assets)
+
+),
+
 {% endif %}
-
-transactions as (
-
-    select * from {{ ref('base_lakehouse__transactions') }}
-    where rejection_rule is null
-    {%- if is_incremental() %}
-        and (
-            _ingested_at > (select ingested_after from watermark)
-            or client_id in (
-                select client_id from {{ ref('stg_clients') }}
-                where _ingested_at > (select ingested_after from watermark)
-            )
-            or asset_id in (
-                select asset_id from {{ ref('stg_assets') }}
-                where _ingested_at > (select ingested_after from watermark)
-            )
-        )
-    {%- endif %}
-
-),
-
-clients as (
-
-    select * from {{ ref('stg_clients') }}
-
-),
-
-assets as (
-
-    select * from {{ ref('stg_assets') }}
-
-),
 
 candidates as (
 
@@ -89,7 +105,7 @@ candidates as (
         _source_row,
         _ingested_at
 
-    from transactions
+    from {{ 'new_transactions' if is_incremental() else 'transactions' }}
 
     {% if is_incremental() %}
 
@@ -113,8 +129,8 @@ candidates as (
         _source_row,
         _ingested_at
 
-    from {{ this }}
-    where transaction_id in (select transaction_id from transactions)
+    from {{ this }} as stored
+    where stored.transaction_id in (select new_transactions.transaction_id from new_transactions)
 
     {% endif %}
 

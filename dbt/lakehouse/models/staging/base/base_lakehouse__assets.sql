@@ -51,8 +51,8 @@ parsed as (
 
     select
         *,
-        try_cast(risk_rating_text as integer) as risk_rating,
-        {{ parse_boolean('is_active_text') }} as is_active_flag,
+        {{ parse_integer('risk_rating_text') }} as risk_rating,
+        {{ parse_boolean('is_active_text') }} as is_active,
         {{ parse_timestamp('updated_at_text') }} as updated_at
 
     from cleaned
@@ -67,12 +67,10 @@ checked as (
         filter(
             array[
                 {{ reject_if('asset_id is null', 'missing_id', 'asset_id') }},
-                {{ reject_if('updated_at_text is null', 'missing_value', 'updated_at') }},
-                {{ reject_if('updated_at is null and updated_at_text is not null', 'invalid_timestamp', 'updated_at') }},
-                {{ reject_if('asset_class is null', 'missing_value', 'asset_class') }},
-                {{ reject_if("asset_class not in " ~ enum_values_sql('asset_class'), 'unknown_enum', 'asset_class') }},
-                {{ reject_if('risk_rating is null and risk_rating_text is not null', 'invalid_number', 'risk_rating') }},
-                {{ reject_if('is_active_flag is null and is_active_text is not null', 'invalid_boolean', 'is_active') }}
+                {{ reject_if('updated_at is null', 'bad_timestamp', 'updated_at') }},
+                {{ reject_unreadable('risk_rating', 'unparseable_number') }},
+                {{ reject_unknown('asset_class') }},
+                {{ reject_if('is_active is null', 'unknown_enum', 'is_active') }}
             ],
             broken -> broken is not null
         ) as broken_rules
@@ -99,8 +97,7 @@ final as (
 
         -- numerics and booleans
         risk_rating,
-        {#- An asset is tradable unless it is delivered as inactive. #}
-        coalesce(is_active_flag, true) as is_active,
+        is_active,
 
         -- timestamps
         updated_at,

@@ -67,13 +67,12 @@ checked as (
         filter(
             array[
                 {{ reject_if('client_id is null', 'missing_id', 'client_id') }},
-                {{ reject_if('updated_at_text is null', 'missing_value', 'updated_at') }},
-                {{ reject_if('updated_at is null and updated_at_text is not null', 'invalid_timestamp', 'updated_at') }},
-                {{ reject_if("segment not in " ~ enum_values_sql('segment'), 'unknown_enum', 'segment') }},
-                {{ reject_if("risk_profile not in " ~ enum_values_sql('risk_profile'), 'unknown_enum', 'risk_profile') }},
-                {{ reject_if("kyc_status not in " ~ enum_values_sql('kyc_status'), 'unknown_enum', 'kyc_status') }},
-                {{ reject_if('date_of_birth is null and date_of_birth_text is not null', 'invalid_date', 'date_of_birth') }},
-                {{ reject_if('onboarded_at is null and onboarded_at_text is not null', 'invalid_timestamp', 'onboarded_at') }}
+                {{ reject_if('onboarded_at is null', 'bad_timestamp', 'onboarded_at') }},
+                {{ reject_if('updated_at is null', 'bad_timestamp', 'updated_at') }},
+                {{ reject_unreadable('date_of_birth', 'bad_timestamp') }},
+                {{ reject_unknown('segment') }},
+                {{ reject_unknown('risk_profile') }},
+                {{ reject_unknown('kyc_status') }}
             ],
             broken -> broken is not null
         ) as broken_rules

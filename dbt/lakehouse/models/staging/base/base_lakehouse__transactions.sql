@@ -68,12 +68,13 @@ parsed as (
 
     select
         cleaned.*,
-        try_cast(quantity_text as decimal(28, 8)) as quantity,
-        try_cast(price_text as decimal(28, 8)) as price,
-        try_cast(amount_text as decimal(28, 8)) as amount,
-        try_cast(fee_text as decimal(28, 8)) as fee_delivered,
-        {{ parse_timestamp('executed_at_text') }} as executed_at,
-        {{ parse_timestamp('updated_at_text') }} as updated_at,
+        {{ parse_decimal('cleaned.quantity_text') }} as quantity,
+        {{ parse_decimal('cleaned.price_text') }} as price,
+        {{ parse_decimal('cleaned.amount_text') }} as amount,
+        {{ parse_decimal('cleaned.fee_text') }} as fee,
+        {{ parse_timestamp('cleaned.executed_at_text') }} as executed_at,
+        {{ parse_timestamp('cleaned.updated_at_text') }} as updated_at,
+        cleaned.transaction_type in ('buy', 'sell') as is_trade,
         known_clients.client_id is not null as is_known_client,
         known_assets.asset_id is not null as is_known_asset
 
@@ -91,35 +92,25 @@ checked as (
         filter(
             array[
                 {{ reject_if('transaction_id is null', 'missing_id', 'transaction_id') }},
-                {{ reject_if('updated_at_text is null', 'missing_value', 'updated_at') }},
-                {{ reject_if('updated_at is null and updated_at_text is not null', 'invalid_timestamp', 'updated_at') }},
-                {{ reject_if('executed_at_text is null', 'missing_value', 'executed_at') }},
-                {{ reject_if('executed_at is null and executed_at_text is not null', 'invalid_timestamp', 'executed_at') }},
-                {{ reject_if('transaction_type is null', 'missing_value', 'transaction_type') }},
-                {{ reject_if("transaction_type not in " ~ enum_values_sql('transaction_type'), 'unknown_enum', 'transaction_type') }},
-                {{ reject_if('status is null', 'missing_value', 'status') }},
-                {{ reject_if("status not in " ~ enum_values_sql('status'), 'unknown_enum', 'status') }},
-                {{ reject_if("channel not in " ~ enum_values_sql('channel'), 'unknown_enum', 'channel') }},
-                {{ reject_if('quantity is null and quantity_text is not null', 'invalid_number', 'quantity') }},
-                {{ reject_if('price is null and price_text is not null', 'invalid_number', 'price') }},
-                {{ reject_if('amount is null and amount_text is not null', 'invalid_number', 'amount') }},
-                {{ reject_if('fee_delivered is null and fee_text is not null', 'invalid_number', 'fee') }},
-                {{ reject_if('client_id is null', 'missing_value', 'client_id') }},
-                {{ reject_if("asset_id is null and transaction_type in ('buy', 'sell', 'dividend')", 'missing_value', 'asset_id') }},
-                {{ reject_if('currency is null', 'missing_value', 'currency') }},
-                {{ reject_if('amount_text is null', 'missing_value', 'amount') }},
-                {{ reject_if("quantity_text is null and transaction_type in ('buy', 'sell')", 'missing_value', 'quantity') }},
-                {{ reject_if("price_text is null and transaction_type in ('buy', 'sell')", 'missing_value', 'price') }},
-                {{ reject_if("quantity <= 0 and transaction_type in ('buy', 'sell')", 'non_positive_quantity', 'quantity') }},
-                {{ reject_if("price <= 0 and transaction_type in ('buy', 'sell')", 'non_positive_price', 'price') }},
-                {{ reject_if('amount <= 0', 'non_positive_amount', 'amount') }},
+                {{ reject_if('executed_at is null', 'bad_timestamp', 'executed_at') }},
+                {{ reject_if('updated_at is null', 'bad_timestamp', 'updated_at') }},
+                {{ reject_unreadable('quantity', 'unparseable_number') }},
+                {{ reject_unreadable('price', 'unparseable_number') }},
+                {{ reject_unreadable('amount', 'unparseable_number') }},
+                {{ reject_unreadable('fee', 'unparseable_number') }},
+                {{ reject_unknown('transaction_type') }},
+                {{ reject_unknown('channel') }},
+                {{ reject_unknown('status') }},
+                {{ reject_if('is_trade and not coalesce(quantity > 0, false)', 'nonpositive_quantity_price', 'quantity') }},
+                {{ reject_if('is_trade and not coalesce(price > 0, false)', 'nonpositive_quantity_price', 'price') }},
                 {{ reject_if(
-                    "abs(amount - quantity * price) > " ~ var('amount_tolerance') ~ " and transaction_type in ('buy', 'sell')",
+                    'is_trade and not coalesce(abs(amount - quantity * price) <= ' ~ var('amount_tolerance') ~ ', false)',
                     'amount_mismatch', 'amount'
                 ) }},
-                {{ reject_if('fee_delivered < 0', 'negative_fee', 'fee') }},
-                {{ reject_if('client_id is not null and not is_known_client', 'unknown_client', 'client_id') }},
-                {{ reject_if('asset_id is not null and not is_known_asset', 'unknown_asset', 'asset_id') }}
+                {{ reject_if('not is_trade and not coalesce(amount > 0, false)', 'nonpositive_amount', 'amount') }},
+                {{ reject_if('not is_known_client', 'orphan_reference', 'client_id') }},
+                {{ reject_if("asset_id is null and transaction_type != 'fee'", 'orphan_reference', 'asset_id') }},
+                {{ reject_if('asset_id is not null and not is_known_asset', 'orphan_reference', 'asset_id') }}
             ],
             broken -> broken is not null
         ) as broken_rules
@@ -148,7 +139,7 @@ final as (
         price,
         amount,
         {#- The contract: an empty commission means none was charged. #}
-        coalesce(fee_delivered, 0) as fee,
+        coalesce(fee, 0) as fee,
 
         -- timestamps
         executed_at,
