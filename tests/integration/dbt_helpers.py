@@ -656,7 +656,7 @@ def clean_transactions(rows: list[dict], client_ids: set, asset_ids: set, tolera
               for c, v in (("transaction_type", kind), ("channel", channel), ("status", status))],
             (trade and not (q is not None and q > 0), "nonpositive_quantity_price", "quantity"),
             (trade and not (p is not None and p > 0), "nonpositive_quantity_price", "price"),
-            (trade and not (a is not None and abs(a - q * p) <= tolerance), "amount_mismatch", "amount"),
+            (trade and not (None not in (a, q, p) and abs(a - q * p) <= tolerance), "amount_mismatch", "amount"),
             (not trade and not (a is not None and a > 0), "nonpositive_amount", "amount"),
             (r["client_id"] not in client_ids, "orphan_reference", "client_id"),
             (r["asset_id"] is None and kind != "fee", "orphan_reference", "asset_id"),
