@@ -19,7 +19,7 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 from cosmos import DbtTaskGroup
 
 from include.alerts.failure import failure_notifier
-from include.pipeline import config
+from include.pipeline import config, tasks
 from include.pipeline.assets import raw_table_asset
 from include.pipeline.dbt import (
     attach_model_assets,
@@ -29,7 +29,6 @@ from include.pipeline.dbt import (
     project_config,
     render_config,
 )
-from include.pipeline import tasks
 from include.pipeline.sensors import landing_sensor
 
 

@@ -45,7 +45,9 @@ class Settings:
     """A snapshot of the configuration; build it with `get_settings()`."""
 
     home: Path = field(default_factory=lambda: Path(_env("LAKEHOUSE_HOME", str(REPO_ROOT / ".lakehouse"))))
-    cache: Path = field(default_factory=lambda: Path(_env("LAKEHOUSE_CACHE", str(Path.home() / ".cache" / "lakehouse"))))
+    cache: Path = field(
+        default_factory=lambda: Path(_env("LAKEHOUSE_CACHE", str(Path.home() / ".cache" / "lakehouse")))
+    )
     bind_host: str = field(default_factory=lambda: _env("LAKEHOUSE_BIND_HOST", "127.0.0.1"))
 
     # PostgreSQL: the Iceberg JDBC catalog database and the Airflow metadata database.

@@ -34,7 +34,8 @@ def read_landing_file(data: bytes, fmt: str, source: str) -> pa.Table:
     if not set(table.column_names) & set(COLUMNS[source]):
         raise FileRejected("no_header", f"first row names no contract column ({', '.join(table.column_names[:5])})")
     if key not in table.column_names:
-        raise FileRejected("missing_key_column", f"missing key column {key!r} (columns: {', '.join(table.column_names)})")
+        columns = ", ".join(table.column_names)
+        raise FileRejected("missing_key_column", f"missing key column {key!r} (columns: {columns})")
     if table.num_rows == 0:
         raise FileRejected("header_only", "no data rows (header only)")
     return table

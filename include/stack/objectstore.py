@@ -54,7 +54,8 @@ class ObjectStore:
             self.ensure_buckets()
             return "already running"
         if port_open(self.host, self.port):
-            raise StackError(NAME, self.port, self.log, "port is already in use by another process; set S3_ENDPOINT_URL")
+            raise StackError(NAME, self.port, self.log,
+                             "port is already in use by another process; set S3_ENDPOINT_URL")
         java = find_java(self.port)
         jar = s3proxy_jar(self.s.cache, self.s.s3proxy_version)
         conf = self._write_config()
@@ -73,8 +74,8 @@ class ObjectStore:
             s3_client(self.s).list_buckets()
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "error")
-            raise StackError(NAME, self.port, self.log,
-                             f"S3 refused the credentials ({code}); check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY") from None
+            problem = f"S3 refused the credentials ({code}); check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"
+            raise StackError(NAME, self.port, self.log, problem) from None
         except BotoCoreError as exc:
             raise StackError(NAME, self.port, self.log, f"S3 API not answering: {exc}") from None
 

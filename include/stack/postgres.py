@@ -63,7 +63,8 @@ def _run_as() -> str | None:
     try:
         pwd.getpwnam("postgres")
     except KeyError:
-        raise StackError(NAME, None, None, "running as root needs a `postgres` system user (apt-get install postgresql)")
+        problem = "running as root needs a `postgres` system user (apt-get install postgresql)"
+        raise StackError(NAME, None, None, problem) from None
     return "postgres"
 
 
@@ -142,7 +143,8 @@ class Postgres:
             self.check()
             return "already running"
         if port_open(self.s.pg_host, self.port):
-            raise StackError(NAME, self.port, self.log, "port is already in use by another process; set LAKEHOUSE_PG_PORT")
+            raise StackError(NAME, self.port, self.log,
+                             "port is already in use by another process; set LAKEHOUSE_PG_PORT")
         self.log.touch()
         self._chown(self.log)
         result = subprocess.run(

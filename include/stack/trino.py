@@ -50,8 +50,8 @@ class Trino:
             "node-scheduler.include-coordinator=true\n"
             f"http-server.http.port={self.port}\n"
             f"discovery.uri=http://127.0.0.1:{self.port}\n"
-            "query.max-memory=3GB\n"
-            "query.max-memory-per-node=3GB\n"
+            f"query.max-memory={self._query_memory()}\n"
+            f"query.max-memory-per-node={self._query_memory()}\n"
             "task.concurrency=2\n"
             f"catalog.config-dir={self.etc / 'catalog'}\n"
         )
@@ -78,6 +78,14 @@ class Trino:
             "s3.aws-access-key=${ENV:AWS_ACCESS_KEY_ID}\n"
             "s3.aws-secret-key=${ENV:AWS_SECRET_ACCESS_KEY}\n"
         )
+
+    def _query_memory(self) -> str:
+        """Half the heap for queries: Trino keeps 30% as headroom and refuses to start if the two overlap."""
+        heap = self.s.trino_heap.strip().upper()
+        units = {"G": 1024, "M": 1}
+        if not heap[:-1].isdigit() or heap[-1] not in units:
+            raise StackError(NAME, self.port, None, f"TRINO_HEAP={self.s.trino_heap!r}: expected e.g. 6G or 4096M")
+        return f"{int(heap[:-1]) * units[heap[-1]] // 2}MB"
 
     def _command(self, java: Path, home: Path) -> list[str]:
         return [
@@ -138,7 +146,8 @@ class Trino:
             cur.execute(f"show schemas from {self.s.trino_catalog}")
             cur.fetchall()
         except TrinoQueryError as exc:
-            raise StackError(NAME, self.port, self.log, f"catalog {self.s.trino_catalog!r} failed: {exc.message}") from None
+            problem = f"catalog {self.s.trino_catalog!r} failed: {exc.message}"
+            raise StackError(NAME, self.port, self.log, problem) from None
         except Exception as exc:  # noqa: BLE001 - any client failure is reported the same way
             raise StackError(NAME, self.port, self.log, f"not answering SQL: {exc}") from None
 

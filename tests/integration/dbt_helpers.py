@@ -388,27 +388,41 @@ def build_deliveries(seed: int = 7) -> tuple[list[list[Delivery]], dict[str, lis
     dirt = _Dirt(seed)
     txns, injected = _world(seed)
     batches: list[list[Delivery]] = [[], [], []]
-    t0, t1, t2 = BATCH_TIMES
 
     def file(batch: int, table: str, name: str, offset_s: int) -> Delivery:
-        delivery = Delivery(table, f"{BATCH_TIMES[batch]:%Y-%m-%d}/{name}", BATCH_TIMES[batch] + timedelta(seconds=offset_s))
+        at = BATCH_TIMES[batch]
+        delivery = Delivery(table, f"{at:%Y-%m-%d}/{name}", at + timedelta(seconds=offset_s))
         batches[batch].append(delivery)
         return delivery
 
-    # --- assets: batch 1 has all but A013; A002 gets a new sector in batch 2; A013 arrives late (batch 3).
+    _asset_files(dirt, file)
+    _client_files(dirt, file)
+    _transaction_files(dirt, file, txns, injected)
+
+    expected = {rule: [t.transaction_id for t in group if not (rule == "oversell" and t.transaction_type == "buy")]
+                for rule, group in injected.items()}
+    expected["amount_outlier"] = ["X110"]
+    expected["price_deviation"] = ["X204"]
+    expected["velocity_burst"] = [f"X3{n:02d}" for n in range(9, 12)]
+    return batches, expected
+
+
+def _asset_files(dirt: _Dirt, file) -> None:
+    """Batch 1 has all but A013; A002 gets a new sector in batch 2; A013 arrives late (batch 3)."""
+    version = datetime(2023, 12, 1, tzinfo=UTC)
     assets1 = file(0, "assets", "assets_001.csv", 1)
     for spec in ASSETS:
-        assets1.rows.append(_asset_row(dirt, spec, datetime(2023, 12, 1, tzinfo=UTC)))
+        assets1.rows.append(_asset_row(dirt, spec, version))
     assets1.rows.append(dict(assets1.rows[0]))  # repeated within the file
     assets1.rows += [
         _asset_row(dirt, ("A090", "REIT1", "Some REIT", "reit", None, "USD", None, None, "3", True, 0),
-                   datetime(2023, 12, 1, tzinfo=UTC)),  # unknown_enum
+                   version),  # unknown_enum
         _asset_row(dirt, ("A091", "X", "Bad flag", "equity", None, "USD", None, None, "3", True, 0),
-                   datetime(2023, 12, 1, tzinfo=UTC), is_active="maybe"),  # unknown_enum
+                   version, is_active="maybe"),  # unknown_enum
         _asset_row(dirt, ("", "NOID", "No id", "equity", None, "USD", None, None, "3", True, 0),
-                   datetime(2023, 12, 1, tzinfo=UTC), asset_id=" "),  # missing_id
+                   version, asset_id=" "),  # missing_id
         _asset_row(dirt, ("A092", "RR", "Bad rating", "bond", None, "USD", None, None, "high", True, 0),
-                   datetime(2023, 12, 1, tzinfo=UTC)),  # unparseable_number
+                   version),  # unparseable_number
     ]
     assets2 = file(1, "assets", "assets_002.csv", 1)
     a002 = list(ASSETS[1])
@@ -419,40 +433,38 @@ def build_deliveries(seed: int = 7) -> tuple[list[list[Delivery]], dict[str, lis
     assets3.rows.append(_asset_row(dirt, ("A013", "TSLA", "Tesla Inc.", "Equity", "Autos", "usd", "XNAS",
                                           "US88160R1014", "5", True, 240.0), datetime(2024, 2, 1, tzinfo=UTC)))
 
-    # --- clients: C021 arrives late (batch 2); C005 changes segment and C006 is re-sent with the same
-    # updated_at but a new risk profile (batch 3: the later ingestion wins the tie).
+
+def _client_files(dirt: _Dirt, file) -> None:
+    """C021 arrives late (batch 2); in batch 3 C005 changes segment and C006 is re-sent with the same
+    updated_at but a new risk profile (the later ingestion wins the tie)."""
+    version = datetime(2023, 12, 1, tzinfo=UTC)
+    overrides = {20: {"onboarded_at": "2024-02-20T09:00:00Z"}, 35: {"kyc_status": " Pending "}}
     clients1 = file(0, "clients", "clients_001.csv", 2)
     for n in [*range(1, 21), *range(30, 36)]:
-        override = {}
-        if n == 20:
-            override["onboarded_at"] = "2024-02-20T09:00:00Z"
-        if n == 35:
-            override["kyc_status"] = " Pending "
-        clients1.rows.append(_client_row(dirt, n, datetime(2023, 12, 1, tzinfo=UTC), **override))
+        clients1.rows.append(_client_row(dirt, n, version, **overrides.get(n, {})))
     clients1.rows += [
-        _client_row(dirt, 90, datetime(2023, 12, 1, tzinfo=UTC), segment="vip"),  # unknown_enum
-        _client_row(dirt, 91, datetime(2023, 12, 1, tzinfo=UTC), date_of_birth="1985-02-30"),  # bad_timestamp
-        _client_row(dirt, 92, datetime(2023, 12, 1, tzinfo=UTC), client_id="NULL"),  # missing_id
-        _client_row(dirt, 93, datetime(2023, 12, 1, tzinfo=UTC), onboarded_at="last tuesday"),  # bad_timestamp
-        _client_row(dirt, 94, datetime(2023, 12, 1, tzinfo=UTC), updated_at=""),  # bad_timestamp (missing)
+        _client_row(dirt, 90, version, segment="vip"),  # unknown_enum
+        _client_row(dirt, 91, version, date_of_birth="1985-02-30"),  # bad_timestamp
+        _client_row(dirt, 92, version, client_id="NULL"),  # missing_id
+        _client_row(dirt, 93, version, onboarded_at="last tuesday"),  # bad_timestamp
+        _client_row(dirt, 94, version, updated_at=""),  # bad_timestamp (missing)
     ]
     clients2 = file(1, "clients", "clients_002.csv", 2)
-    clients2.rows.append(_client_row(dirt, 21, datetime(2023, 12, 1, tzinfo=UTC)))
+    clients2.rows.append(_client_row(dirt, 21, version))
     clients2.rows.append(dict(clients1.rows[3]))  # C004 again, identical: one record
     clients3 = file(2, "clients", "clients_003.csv", 2)
     clients3.rows.append(_client_row(dirt, 5, datetime(2024, 2, 15, tzinfo=UTC), segment="Institutional"))
-    clients3.rows.append(_client_row(dirt, 6, datetime(2023, 12, 1, tzinfo=UTC), risk_profile="AGGRESSIVE"))
+    clients3.rows.append(_client_row(dirt, 6, version, risk_profile="AGGRESSIVE"))
 
-    # --- transactions: January in batch 1, February 1-20 in batch 2, the rest in batch 3.
-    everything = txns + [t for group in injected.values() for t in group]
+
+def _transaction_files(dirt: _Dirt, file, txns: list[_Txn], injected: dict[str, list[_Txn]]) -> None:
+    """January in batch 1, February 1-20 in batch 2, the rest in batch 3, with versions, repeats and a late file."""
     files = [file(b, "transactions", f"transactions_{b + 1:03d}.csv", 3) for b in range(3)]
     late_file = file(2, "transactions", "transactions_late_001.csv", 4)
     pending_then_settled: list[_Txn] = []
-    for txn in everything:
-        batch = 0 if txn.executed_at < datetime(2024, 2, 1, tzinfo=UTC) else (
-            1 if txn.executed_at < datetime(2024, 2, 21, tzinfo=UTC) else 2)
-        if txn.client_id == "C021":
-            batch = 0  # the client only arrives in batch 2: rejected, then valid
+    for txn in txns + [t for group in injected.values() for t in group]:
+        # C021's client record only arrives in batch 2: its trades are rejected, then valid.
+        batch = 0 if txn.client_id == "C021" else _batch_of(txn.executed_at)
         if txn.status == "settled" and batch < 2 and dirt.rng.random() < 0.08:
             # First delivered pending, settled a day later in the next batch.
             files[batch].rows.append(txn.row(dirt, status="pending", version_at=txn.executed_at))
@@ -475,9 +487,19 @@ def build_deliveries(seed: int = 7) -> tuple[list[list[Delivery]], dict[str, lis
     # A trade in A013, which only arrives in batch 3.
     files[1].rows.append(_trade("X801", "C010", ("A013", "", "", "equity", "", "USD"), "buy", Decimal(4),
                                 Decimal("240.00"), datetime(2024, 2, 10, 10, tzinfo=UTC)).row(dirt))
+    _rule_breakers(dirt, files)
 
-    # Rows that cannot be made valid: one per rule, some more than once.
-    base = _trade("R000", "C001", ASSETS[0], "buy", Decimal(10), Decimal("100.00"), datetime(2024, 1, 15, 10, tzinfo=UTC))
+
+def _batch_of(executed_at: datetime) -> int:
+    if executed_at < datetime(2024, 2, 1, tzinfo=UTC):
+        return 0
+    return 1 if executed_at < datetime(2024, 2, 21, tzinfo=UTC) else 2
+
+
+def _rule_breakers(dirt: _Dirt, files: list[Delivery]) -> None:
+    """Rows that cannot be made valid, one or more per rule, and a few that look wrong but are valid."""
+    base = _trade("R000", "C001", ASSETS[0], "buy", Decimal(10), Decimal("100.00"),
+                  datetime(2024, 1, 15, 10, tzinfo=UTC))
     bad = [
         base.row(dirt, transaction_id=""),                                  # missing_id
         base.row(dirt, transaction_id="N/A"),                               # missing_id
@@ -491,7 +513,8 @@ def build_deliveries(seed: int = 7) -> tuple[list[list[Delivery]], dict[str, lis
         base.row(dirt, transaction_id="R007", status="reversed"),           # unknown_enum
         base.row(dirt, transaction_id="R008", channel="fax"),               # unknown_enum
         base.row(dirt, transaction_id="R009", quantity="-10", amount="-1000.00"),  # nonpositive_quantity_price
-        base.row(dirt, transaction_id="R010", transaction_type="sell", price="0", amount="0"),  # nonpositive_quantity_price
+        base.row(dirt, transaction_id="R010", transaction_type="sell", price="0",
+                 amount="0"),                                               # nonpositive_quantity_price
         base.row(dirt, transaction_id="R011", amount="1000.02"),            # amount_mismatch
         base.row(dirt, transaction_id="R012", client_id="C999"),            # orphan_reference
         base.row(dirt, transaction_id="R013", asset_id="A999"),             # orphan_reference
@@ -509,13 +532,6 @@ def build_deliveries(seed: int = 7) -> tuple[list[list[Delivery]], dict[str, lis
     # R020: a valid version, then a newer broken one; the valid one stays current.
     files[0].rows.append(base.row(dirt, transaction_id="R020", updated_at="2024-01-15T11:00:00Z"))
     files[1].rows.append(base.row(dirt, transaction_id="R020", status="unknown", updated_at="2024-01-16T11:00:00Z"))
-
-    expected = {rule: [t.transaction_id for t in group if not (rule == "oversell" and t.transaction_type == "buy")]
-                for rule, group in injected.items()}
-    expected["amount_outlier"] = ["X110"]
-    expected["price_deviation"] = ["X204"]
-    expected["velocity_burst"] = [f"X3{n:02d}" for n in range(9, 12)]
-    return batches, expected
 
 
 # --- An independent implementation of the cleaning rules, in pandas -------------------------------------
@@ -612,7 +628,8 @@ def clean_assets(rows: list[dict]) -> list[dict]:
             (active is None, "unknown_enum", "is_active"),
         ])
         out.append({**_meta(raw, "assets"), "id": r["asset_id"], "rule": rule, "column": column,
-                    "asset_id": r["asset_id"], "asset_class": asset_class, "is_active": active, "updated_at": updated_at,
+                    "asset_id": r["asset_id"], "asset_class": asset_class, "is_active": active,
+                    "updated_at": updated_at,
                     "symbol": r["symbol"] and r["symbol"].upper()})
     return out
 
@@ -740,7 +757,7 @@ def _latest_prices(settled: list[dict]) -> dict[str, Decimal]:
     return {asset_id: txn["price"] for asset_id, txn in latest.items()}
 
 
-def expected_client_investment_summary(ref: dict):  # noqa: C901 - a direct transcription of the definitions
+def expected_client_investment_summary(ref: dict):
     import pandas as pd
 
     settled = _settled(ref)

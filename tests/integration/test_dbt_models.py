@@ -40,7 +40,7 @@ def _rows(cur, sql: str) -> list[dict]:
     cur.execute(sql)
     rows = cur.fetchall()
     names = [d[0] for d in cur.description or []]
-    return [dict(zip(names, row)) for row in rows]
+    return [dict(zip(names, row, strict=False)) for row in rows]
 
 
 def _table(cur, catalog: str, schema: str, name: str, order_by: str) -> list[dict]:
@@ -70,7 +70,7 @@ def built(settings, tmp_path_factory):
         ("build",),
     ]
     results = []
-    for number, (batch, command) in enumerate(zip(batches, commands), start=1):
+    for number, (batch, command) in enumerate(zip(batches, commands, strict=False), start=1):
         for delivery in batch:
             insert_delivery(cur, catalog, RAW_SCHEMA, delivery, f"batch-{number}")
         result = run_dbt(*command, dbt_vars=DBT_VARS, target_path=target)
@@ -106,7 +106,7 @@ def test_incremental_runs_give_the_same_fact_as_a_full_refresh(built):
     incremental, full = built.incremental["fact_transactions"], built.full["fact_transactions"]
     assert len(incremental) == len(built.ref["current_transactions"])
     assert [row["transaction_id"] for row in incremental] == [row["transaction_id"] for row in full]
-    for before, after in zip(incremental, full):
+    for before, after in zip(incremental, full, strict=False):
         assert before == after, before["transaction_id"]
 
 
@@ -116,7 +116,7 @@ def test_analytics_are_identical_after_a_full_refresh(built, name):
     before, after = built.incremental[name], built.full[name]
     assert len(before) == len(after)
     differences = [(list(old.values())[:2], column, old[column], new[column])
-                   for old, new in zip(before, after) for column in old if old[column] != new[column]]
+                   for old, new in zip(before, after, strict=False) for column in old if old[column] != new[column]]
     assert not differences, differences[:10]
 
 

@@ -182,7 +182,8 @@ def test_broken_files_are_quarantined_with_a_reason_and_good_files_still_load(s3
 def test_raw_row_count_equals_data_rows_in_the_files(s3, lake, trino):
     sizes = {"a.csv": 7, "b.csv": 1, "c.csv": 120}
     for name, n in sizes.items():
-        put(s3, lake, f"transactions/dt=2026-11-21/{name}", csv_bytes(TX_HEADER, [tx_row(f"{name}-{i}") for i in range(n)]))
+        rows = [tx_row(f"{name}-{i}") for i in range(n)]
+        put(s3, lake, f"transactions/dt=2026-11-21/{name}", csv_bytes(TX_HEADER, rows))
     report = load(lake)
     assert report.rows_loaded == sum(sizes.values())
     counts = query(trino, f"select regexp_extract(_source_file, '[^/]+$'), count(*), max(_source_row) from "

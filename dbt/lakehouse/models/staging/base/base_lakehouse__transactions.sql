@@ -101,13 +101,20 @@ checked as (
                 {{ reject_unknown('transaction_type') }},
                 {{ reject_unknown('channel') }},
                 {{ reject_unknown('status') }},
-                {{ reject_if('is_trade and not coalesce(quantity > 0, false)', 'nonpositive_quantity_price', 'quantity') }},
-                {{ reject_if('is_trade and not coalesce(price > 0, false)', 'nonpositive_quantity_price', 'price') }},
+                {#- A null quantity, price or amount fails these comparisons too, so it is caught with them. #}
+                {%- set amount_matches = 'abs(amount - quantity * price) <= ' ~ var('amount_tolerance') %}
                 {{ reject_if(
-                    'is_trade and not coalesce(abs(amount - quantity * price) <= ' ~ var('amount_tolerance') ~ ', false)',
-                    'amount_mismatch', 'amount'
+                    'is_trade and not coalesce(quantity > 0, false)', 'nonpositive_quantity_price', 'quantity'
                 ) }},
-                {{ reject_if('not is_trade and not coalesce(amount > 0, false)', 'nonpositive_amount', 'amount') }},
+                {{ reject_if(
+                    'is_trade and not coalesce(price > 0, false)', 'nonpositive_quantity_price', 'price'
+                ) }},
+                {{ reject_if(
+                    'is_trade and not coalesce(' ~ amount_matches ~ ', false)', 'amount_mismatch', 'amount'
+                ) }},
+                {{ reject_if(
+                    'not is_trade and not coalesce(amount > 0, false)', 'nonpositive_amount', 'amount'
+                ) }},
                 {{ reject_if('not is_known_client', 'orphan_reference', 'client_id') }},
                 {{ reject_if("asset_id is null and transaction_type != 'fee'", 'orphan_reference', 'asset_id') }},
                 {{ reject_if('asset_id is not null and not is_known_asset', 'orphan_reference', 'asset_id') }}
