@@ -46,7 +46,6 @@ POKE_INTERVAL = timedelta(seconds=_seconds("LAKEHOUSE_POKE_INTERVAL_SECONDS", 60
 DBT_PROJECT_DIR = REPO_ROOT / "dbt" / "lakehouse"
 DBT_MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 DBT_EXECUTABLE = os.environ.get("DBT_EXECUTABLE", "dbt")
-DBT_EXECUTION_MODE = os.environ.get("LAKEHOUSE_DBT_EXECUTION_MODE", "local")
 
 ALERT_CAP = int(os.environ.get("LAKEHOUSE_ALERT_CAP", 20))
 REJECTED_ROWS_THRESHOLD = int(os.environ.get("LAKEHOUSE_REJECTED_ROWS_THRESHOLD", 0))

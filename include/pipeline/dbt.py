@@ -8,7 +8,6 @@ from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavi
 
 from include.pipeline.config import (
     DBT_EXECUTABLE,
-    DBT_EXECUTION_MODE,
     DBT_MANIFEST,
     DBT_PROJECT_DIR,
     TRINO_AUTH,
@@ -44,10 +43,9 @@ def render_config() -> RenderConfig:
 
 
 def execution_config() -> ExecutionConfig:
-    # LOCAL runs one in-process dbt invocation per task; WATCHER (experimental in Cosmos) runs one `dbt build`
-    # whose progress the per-model tasks follow. docs/benchmarks.md compares them.
-    mode = ExecutionMode.WATCHER if DBT_EXECUTION_MODE == "watcher" else ExecutionMode.LOCAL
-    return ExecutionConfig(execution_mode=mode, invocation_mode=InvocationMode.DBT_RUNNER,
+    # One in-process dbt invocation per task. ExecutionMode.WATCHER was measured too (docs/benchmarks.md): its
+    # model tasks are sensors that wait for a producer task, which `airflow dags test` never reaches.
+    return ExecutionConfig(execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER,
                            dbt_executable_path=DBT_EXECUTABLE)
 
 
