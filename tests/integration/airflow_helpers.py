@@ -19,20 +19,30 @@ def airflow(*args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
                           text=True, timeout=timeout)
 
 
+def _json_output(proc: subprocess.CompletedProcess):
+    """The JSON document of an `-o json` command; Airflow may log warnings to stdout before it."""
+    lines = proc.stdout.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith(("[", "{"))), None)
+    if start is None:
+        command = " ".join(proc.args[1:])
+        raise AssertionError(f"no JSON in `airflow {command}`: {proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    return json.loads("\n".join(lines[start:]))
+
+
 def run_dag(day: date) -> subprocess.CompletedProcess:
     """`airflow dags test` for one landing day: the DAG, its sensors, dbt and alerts, for real."""
     return airflow("dags", "test", DAG_ID, day.isoformat())
 
 
 def latest_run_id(day: date) -> str:
-    runs = json.loads(airflow("dags", "list-runs", DAG_ID, "-o", "json").stdout)
+    runs = _json_output(airflow("dags", "list-runs", DAG_ID, "-o", "json"))
     runs = [r for r in runs if r["logical_date"].startswith(day.isoformat())]
     return sorted(runs, key=lambda r: r["start_date"] or "")[-1]["run_id"]
 
 
 def task_states(run_id: str) -> dict[str, str]:
-    out = airflow("tasks", "states-for-dag-run", DAG_ID, run_id, "-o", "json").stdout
-    return {t["task_id"]: t["state"] for t in json.loads(out)}
+    states = _json_output(airflow("tasks", "states-for-dag-run", DAG_ID, run_id, "-o", "json"))
+    return {t["task_id"]: t["state"] for t in states}
 
 
 def wipe_lakehouse(settings, trino, s3) -> None:
