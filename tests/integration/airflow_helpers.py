@@ -37,7 +37,8 @@ def run_dag(day: date) -> subprocess.CompletedProcess:
 def latest_run_id(day: date) -> str:
     runs = _json_output(airflow("dags", "list-runs", DAG_ID, "-o", "json"))
     runs = [r for r in runs if r["logical_date"].startswith(day.isoformat())]
-    return sorted(runs, key=lambda r: r["start_date"] or "")[-1]["run_id"]
+    # `dags test` sets start_date to the logical date; run_after is when the run was really made.
+    return sorted(runs, key=lambda r: r["run_after"])[-1]["run_id"]
 
 
 def task_states(run_id: str) -> dict[str, str]:
