@@ -54,7 +54,7 @@ def lakehouse_pipeline():
     @task(trigger_rule=TriggerRule.NONE_FAILED)
     def ingest(source: str, **context: Any) -> dict:
         """Load the source's new landing files into its raw Iceberg table; report rejected files."""
-        return tasks.ingest_source(source, context["run_id"])
+        return tasks.ingest_source(source, context["run_id"], context["ds"])
 
     summaries = []
     for source in config.SOURCES:

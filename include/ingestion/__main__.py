@@ -15,11 +15,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     cmd = sub.add_parser("load", help="load every landing file not yet loaded")
     cmd.add_argument("--source", action="append", choices=list(COLUMNS), help="limit to a source (repeatable)")
+    cmd.add_argument("--up-to", metavar="YYYY-MM-DD", help="leave partitions after this day unloaded")
     cmd.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
 
-    report = load(sources=args.source)
+    report = load(sources=args.source, up_to=args.up_to)
     if args.json:
         print(report.to_json())
         return 0

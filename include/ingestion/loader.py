@@ -79,8 +79,13 @@ def quarantine_key(key: str, etag: str) -> str:
     return f"{key}.{etag}"
 
 
-def load(settings: Settings | None = None, sources: list[str] | None = None, batch_id: str | None = None) -> LoadReport:
-    """Load all new landing files of `sources` (default: all three) and report what happened to each."""
+def load(settings: Settings | None = None, sources: list[str] | None = None, batch_id: str | None = None,
+         up_to: str | None = None) -> LoadReport:
+    """Load all new landing files of `sources` (default: all three) and report what happened to each.
+
+    `up_to` (YYYY-MM-DD) leaves partitions after that day for their own run: the DAG run for day D loads D and
+    anything delivered late for earlier days, never a later day's files early.
+    """
     settings = settings or get_settings()
     sources = sources or list(COLUMNS)
     client = s3_client(settings)
@@ -104,7 +109,7 @@ def load(settings: Settings | None = None, sources: list[str] | None = None, bat
         except LayoutError as exc:
             report.files.append(_reject(client, settings, key, etag, None, "bad_layout", report.batch_id, str(exc)))
             continue
-        if parsed.source not in tables:
+        if parsed.source not in tables or (up_to and parsed.dt > up_to):
             continue
         report.files.append(_load_file(client, cat, settings, tables, parsed, key, etag, report.batch_id))
     return report

@@ -17,11 +17,11 @@ from include.pipeline.config import (
 log = logging.getLogger(__name__)
 
 
-def ingest_source(source: str, run_id: str) -> dict[str, Any]:
-    """Load every new landing file of `source` (late files for earlier days included) and report them."""
+def ingest_source(source: str, run_id: str, ds: str) -> dict[str, Any]:
+    """Load the new landing files of `source` for day `ds` and earlier (late deliveries) and report them."""
     from include.ingestion.loader import load
 
-    report = load(sources=[source], batch_id=run_id)
+    report = load(sources=[source], batch_id=run_id, up_to=ds)
     for f in report.files:
         if f.status == "rejected":
             log.warning("REJECTED %s: %s", f.key, f.reason)

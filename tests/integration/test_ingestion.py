@@ -218,6 +218,16 @@ def test_csv_gzip_csv_and_parquet_all_load(s3, lake, trino):
     assert stored == rows * 3
 
 
+def test_a_run_for_one_day_leaves_later_partitions_for_their_own_run(s3, lake, trino):
+    for day in ("2026-11-19", "2026-11-20", "2026-11-21"):
+        put(s3, lake, f"transactions/dt={day}/a.csv", csv_bytes(TX_HEADER, [tx_row(f"T{day}")]))
+    first = load(lake, up_to="2026-11-20")
+    assert sorted(f.key for f in first.files if f.status == "loaded") == [
+        "transactions/dt=2026-11-19/a.csv", "transactions/dt=2026-11-20/a.csv"]
+    second = load(lake, up_to="2026-11-21")
+    assert [f.key for f in second.files if f.status == "loaded"] == ["transactions/dt=2026-11-21/a.csv"]
+
+
 def test_raw_tables_carry_load_metadata(s3, lake, trino):
     put(s3, lake, "transactions/dt=2026-11-20/a.csv", csv_bytes(TX_HEADER, [tx_row("T1")]))
     report = load(lake)
