@@ -148,3 +148,22 @@ def test_no_secret_appears_in_task_logs_or_rendered_templates(runs, settings):
     assert rendered, "rendered templates were recorded"
     for secret in secrets:
         assert secret and secret not in outputs and secret not in logs and secret not in rendered
+
+
+def test_the_web_ui_shows_the_dag_with_a_task_per_model_and_its_runs(runs, settings):
+    """What the UI at http://localhost:8080 renders comes from these API calls."""
+    import urllib.request
+
+    def get(path: str):
+        with urllib.request.urlopen(f"http://127.0.0.1:{settings.airflow_port}{path}", timeout=30) as resp:
+            return resp.status, resp.read()
+
+    status, page = get("/")
+    assert status == 200 and b"<html" in page.lower()
+    tasks = json.loads(get("/api/v2/dags/lakehouse_pipeline/tasks")[1])["tasks"]
+    run_tasks = {t["task_id"] for t in tasks if t["task_id"].startswith("dbt.") and t["task_id"].endswith("run")}
+    for model in ("stg_transactions", "dim_clients", "fact_transactions", "transaction_anomaly_detection"):
+        assert any(model in task_id for task_id in run_tasks), model
+    dag_runs = json.loads(get("/api/v2/dags/lakehouse_pipeline/dagRuns?limit=100")[1])["dag_runs"]
+    days = {r["logical_date"][:10] for r in dag_runs}
+    assert {DAY1.isoformat(), DAY2.isoformat(), DAY_WITHOUT_FILES.isoformat()} <= days
