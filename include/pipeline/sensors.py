@@ -9,6 +9,7 @@ from include.pipeline.config import (
     LANDING_BUCKET,
     OPTIONAL_SOURCE_TIMEOUT,
     POKE_INTERVAL,
+    SENSOR_DEFERRABLE,
     TRANSACTIONS_TIMEOUT,
 )
 
@@ -29,7 +30,7 @@ def landing_sensor(source: str) -> S3KeySensor:
         bucket_key=f"{source}/dt={{{{ ds }}}}/*",
         wildcard_match=True,
         aws_conn_id=AWS_CONN_ID,
-        deferrable=True,
+        deferrable=SENSOR_DEFERRABLE,
         poke_interval=POKE_INTERVAL.total_seconds(),
         timeout=(OPTIONAL_SOURCE_TIMEOUT if optional else TRANSACTIONS_TIMEOUT).total_seconds(),
         soft_fail=optional,
