@@ -38,3 +38,8 @@ def run_stack(*args: str, env: dict | None = None, timeout: int = 600) -> subpro
 def query(cur, sql: str) -> list:
     cur.execute(sql)
     return cur.fetchall()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Fault tests kill and restart the stack's services: run them after everything else that shares the stack."""
+    items.sort(key=lambda item: item.get_closest_marker("fault") is not None)
