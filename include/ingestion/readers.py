@@ -1,117 +1,344 @@
-"""Turn one landing file's bytes into an Arrow table of text columns, or say exactly why it cannot be read."""
+"""Stream one local landing file as batches of text columns, in bounded memory, or say exactly why it cannot be read.
+
+Any exception while reading is the file's fault: it surfaces as FileRejected with a reason code from
+contract.FILE_REASONS and a detail that names columns, row numbers and sizes, never a cell value.
+"""
 
 from __future__ import annotations
 
 import csv
 import gzip
 import io
+import os
+import re
+import tempfile
 import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields
+from pathlib import Path
 
 import pyarrow as pa
 
-from include.ingestion.contract import COLUMNS, KEY_COLUMN
+from include.ingestion.contract import COLUMNS, KEY_COLUMN, Rejected
+
+HEADER_LIMIT = 1 << 20  # a header row is a few KiB; a first "line" this long is not a header
+_NAME = re.compile(r"^[a-z0-9_]+$")
+_ENV = {"max_inflated_bytes": "LAKEHOUSE_MAX_FILE_BYTES", "max_rows": "LAKEHOUSE_MAX_FILE_ROWS"}
 
 
-class FileRejected(ValueError):
-    """The file as a whole cannot be loaded: a reason code (docs/landing-contract.md) and a human detail."""
-
-    def __init__(self, code: str, detail: str):
-        self.code, self.detail = code, detail
-        super().__init__(f"{code}: {detail}")
+class FileRejected(Rejected):
+    """The file as a whole cannot be loaded: a reason code (contract.FILE_REASONS) and a detail without cell values."""
 
 
-def read_landing_file(data: bytes, fmt: str, source: str) -> pa.Table:
-    """All columns as strings, header names lower-cased and trimmed, values exactly as delivered."""
-    if not data:
+@dataclass(frozen=True)
+class ReadLimits:
+    max_inflated_bytes: int = 4 << 30
+    max_rows: int = 50_000_000
+    max_extra_columns: int = 20
+    max_column_name_length: int = 64
+    batch_bytes: int = 16 << 20
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> ReadLimits:
+        environ = os.environ if environ is None else environ
+        values = {f.name: int(environ[_ENV[f.name]]) for f in fields(cls) if environ.get(_ENV.get(f.name, ""))}
+        return cls(**values)
+
+
+class LandingFile:
+    """An open landing file whose header has been checked. Use as a context manager; read it with batches()."""
+
+    def __init__(self, columns: list[str], source: str, batches: Callable[[], Iterator[pa.RecordBatch]],
+                 classify: Callable[[Exception, int], FileRejected], closers: list[Callable[[], object]]):
+        self.columns = columns
+        self.extra_columns = [c for c in columns if c not in COLUMNS[source]]
+        self._batches, self._classify, self._closers = batches, classify, closers
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """Every column pa.string(), values as delivered; raises FileRejected at any point, header_only at the end."""
+        rows = 0
+        try:
+            for batch in self._batches():
+                rows += batch.num_rows
+                if batch.num_rows:
+                    yield batch
+        except Exception as exc:  # noqa: BLE001 - anything the file makes the reader do is the file's fault
+            raise _as_rejected(exc, self._classify, rows) from None
+        if rows == 0:
+            raise FileRejected("header_only", "no data rows (header only)")
+
+    def close(self) -> None:
+        for close in reversed(self._closers):
+            close()
+
+    def __enter__(self) -> LandingFile:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def open_landing_file(path: Path, fmt: str, source: str, limits: ReadLimits | None = None) -> LandingFile:
+    """Open a local landing file of format `fmt` (csv, csv.gz, parquet) and check its header against `source`."""
+    limits = limits or ReadLimits()
+    path = Path(path)
+    if path.stat().st_size == 0:
         raise FileRejected("empty_file", "empty file (0 bytes)")
-    if fmt == "parquet":
-        table = _read_parquet(data)
-    else:
-        if fmt == "csv.gz":
-            data = _gunzip(data)
-        table = _read_csv(data)
-    key = KEY_COLUMN[source]
-    if not set(table.column_names) & set(COLUMNS[source]):
-        raise FileRejected("no_header", f"first row names no contract column ({', '.join(table.column_names[:5])})")
-    if key not in table.column_names:
-        columns = ", ".join(table.column_names)
-        raise FileRejected("missing_key_column", f"missing key column {key!r} (columns: {columns})")
-    if table.num_rows == 0:
-        raise FileRejected("header_only", "no data rows (header only)")
-    return table
-
-
-def _gunzip(data: bytes) -> bytes:
+    if fmt not in ("csv", "csv.gz", "parquet"):
+        raise ValueError(f"unknown format {fmt!r}")  # a caller's bug, not the file's
+    classify = _classify_parquet if fmt == "parquet" else _classify_csv
     try:
-        return gzip.decompress(data)
-    except EOFError:
-        raise FileRejected("not_declared_format", "truncated gzip stream") from None
-    except (OSError, zlib.error) as exc:
-        raise FileRejected("not_declared_format", f"not a valid gzip file ({exc})") from None
+        if fmt == "parquet":
+            return _open_parquet(path, source, limits)
+        return _open_csv(path, fmt, source, limits)
+    except Exception as exc:  # noqa: BLE001 - see batches()
+        raise _as_rejected(exc, classify, 0) from None
 
 
-def _normalise_header(names: list[str]) -> list[str]:
-    cleaned = [n.strip().lower() for n in names]
-    if cleaned and cleaned[0].startswith("\ufeff"):
-        cleaned[0] = cleaned[0].lstrip("\ufeff")
-    if any(not n for n in cleaned):
-        raise FileRejected("bad_header", f"blank column name in header at position {cleaned.index('') + 1}")
-    duplicates = sorted({n for n in cleaned if cleaned.count(n) > 1})
-    if duplicates:
-        raise FileRejected("bad_header", f"duplicate column(s) in header: {', '.join(duplicates)}")
-    return cleaned
+def read_landing_file(data: bytes, fmt: str, source: str, limits: ReadLimits | None = None) -> pa.Table:
+    """Compatibility shim for callers that still hold whole files in memory: the same rules, one table."""
+    with tempfile.TemporaryDirectory(prefix="landing-") as tmp:
+        path = Path(tmp) / f"file.{fmt}"
+        path.write_bytes(data)
+        with open_landing_file(path, fmt, source, limits) as landing:
+            batches = list(landing.batches())
+            return pa.Table.from_batches(batches)
 
 
-def _read_csv(data: bytes) -> pa.Table:
+# --- header rules ---------------------------------------------------------------------------------------------
+
+
+def check_header(raw_names: list[str], source: str, limits: ReadLimits) -> list[str]:
+    """Lower-cased, trimmed names that are safe identifiers, or FileRejected naming the column by position."""
+    names = [n.strip().lower() for n in raw_names]
+    if names:
+        names[0] = names[0].lstrip("\ufeff").strip()
+    if not set(names) & set(COLUMNS[source]):
+        raise FileRejected("no_header", f"first row names no {source} contract column")
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names, 1):
+        problem = _name_problem(name, limits.max_column_name_length)
+        if problem:
+            raise FileRejected("bad_header", f"column {position} name {problem}")
+        if name in seen:
+            raise FileRejected("bad_header", f"column {position} name repeats column {seen[name]}")
+        seen[name] = position
+    extras = [n for n in names if n not in COLUMNS[source]]
+    if len(extras) > limits.max_extra_columns:
+        raise FileRejected("bad_header", f"{len(extras)} columns the contract does not name; at most "
+                                         f"{limits.max_extra_columns} are accepted")
+    if KEY_COLUMN[source] not in names:
+        raise FileRejected("missing_key_column", f"missing key column {KEY_COLUMN[source]!r}")
+    return names
+
+
+def _name_problem(name: str, max_length: int) -> str | None:
+    if not name:
+        return "is blank"
+    if len(name) > max_length:
+        return f"is longer than {max_length} characters"
+    if name.startswith("_"):
+        return "starts with '_' (reserved for load metadata)"
+    if name.startswith("$"):
+        return "starts with '$' (reserved for Trino's hidden columns)"
+    if not _NAME.match(name):
+        return "has characters outside [a-z0-9_]"
+    return None
+
+
+# --- CSV and gzip CSV ------------------------------------------------------------------------------------------
+
+
+class _CsvStream(io.RawIOBase):
+    """The file's CSV bytes, inflated on demand for gzip and counted: past the cap it stops with too_large.
+
+    It also counts quote characters: in RFC 4180 CSV they come in pairs, and pyarrow silently takes an unclosed quote
+    at the end of the file as one value holding every row after it.
+    """
+
+    def __init__(self, path: Path, fmt: str, cap: int, check_quotes: bool = False):
+        self._raw = gzip.open(path, "rb") if fmt == "csv.gz" else open(path, "rb")  # noqa: SIM115 - closed in close()
+        self._cap, self._check_quotes = cap, check_quotes
+        self.inflated = self._quotes = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = self._cap + 1 - self.inflated  # never inflate everything at once
+        try:
+            data = self._raw.read(max(size, 0))
+        except EOFError:
+            raise FileRejected("not_declared_format", "truncated gzip stream") from None
+        except (gzip.BadGzipFile, zlib.error):
+            raise FileRejected("not_declared_format", "not a valid gzip stream") from None
+        self.inflated += len(data)
+        if self.inflated > self._cap:
+            raise FileRejected("too_large", f"more than {self._cap} bytes of CSV")
+        if self._check_quotes:
+            self._quotes += data.count(b'"')
+            if size and not data and self._quotes % 2:
+                raise FileRejected("malformed_csv", "malformed CSV: a quote is not closed by the end of the file "
+                                                    "(or a quote stands inside an unquoted value)")
+        return data
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def _first_line(stream: _CsvStream) -> tuple[bytes, bool]:
+    """The bytes before the first CR or LF (CR-only line ends are as good as LF or CRLF), and whether one was found."""
+    buffer = b""
+    while len(buffer) <= HEADER_LIMIT:
+        chunk = stream.read(64 << 10)
+        if not chunk:
+            return buffer, False
+        buffer += chunk
+        end = re.search(rb"[\r\n]", buffer)
+        if end:
+            return buffer[: end.start()], True
+    raise FileRejected("bad_header", f"no line end in the first {HEADER_LIMIT} bytes")
+
+
+def _csv_header(path: Path, fmt: str, limits: ReadLimits) -> tuple[list[str], bool]:
+    with _CsvStream(path, fmt, limits.max_inflated_bytes) as stream:
+        line, ended = _first_line(stream)
+        if not line and stream.inflated == 0:
+            raise FileRejected("empty_file", "gzip inflates to 0 bytes")
+    if line.startswith(b"PAR1"):
+        raise FileRejected("not_declared_format", "declared CSV but the content is Parquet")
+    if line.startswith(b"\x1f\x8b"):
+        raise FileRejected("not_declared_format", "declared CSV but the content is gzip")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise FileRejected("bad_encoding", "header row is not valid UTF-8") from None
+    try:
+        header = next(csv.reader([text], strict=True), [])
+    except csv.Error:
+        raise FileRejected("bad_header", "header row has broken quoting") from None
+    if not any(h.strip() for h in header):
+        raise FileRejected("no_header", "first row is blank")
+    return header, ended
+
+
+def _open_csv(path: Path, fmt: str, source: str, limits: ReadLimits) -> LandingFile:
     import pyarrow.csv as pacsv
 
-    if data.startswith(b"PAR1"):
-        raise FileRejected("not_declared_format", "declared CSV but the content is Parquet")
-    first_line = data.split(b"\n", 1)[0]
+    if fmt == "csv" and path.stat().st_size > limits.max_inflated_bytes:
+        raise FileRejected("too_large", f"{path.stat().st_size} bytes, more than {limits.max_inflated_bytes}")
+    header, ended = _csv_header(path, fmt, limits)
+    names = check_header(header, source, limits)
+    if not ended:
+        raise FileRejected("header_only", "no data rows (header only)")
+    stream = _CsvStream(path, fmt, limits.max_inflated_bytes, check_quotes=True)
     try:
-        header_text = first_line.decode("utf-8")
-    except UnicodeDecodeError:
-        raise FileRejected("bad_encoding", "header is not valid UTF-8") from None
-    header = next(csv.reader([header_text.rstrip("\r")]), [])
-    if not header or all(not h.strip() for h in header):
-        raise FileRejected("no_header", "no header row")
-    names = _normalise_header(header)
-    try:
-        table = pacsv.read_csv(
-            io.BytesIO(data),
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 24),
+        reader = pacsv.open_csv(
+            stream,
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=limits.batch_bytes),
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
             # Keep every value as delivered: no type inference, no null tokens, no trimming.
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
-                null_values=[],
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, null_values=[],
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
-    except pa.ArrowInvalid as exc:
-        message = str(exc).splitlines()[0]
-        if "UTF8" in message or "utf8" in message.lower():
-            raise FileRejected("bad_encoding", "not valid UTF-8 text") from None
-        raise FileRejected("malformed_csv", f"malformed CSV: {message}") from None
-    return table
+    except BaseException:
+        stream.close()
+        raise
+    return LandingFile(names, source, lambda: _capped_rows(reader, limits.max_rows), _classify_csv,
+                       [stream.close, reader.close])
 
 
-def _read_parquet(data: bytes) -> pa.Table:
+def _capped_rows(batches, max_rows: int) -> Iterator[pa.RecordBatch]:
+    rows = 0
+    for batch in batches:
+        rows += batch.num_rows
+        if rows > max_rows:
+            raise FileRejected("too_large", f"more than {max_rows} rows")
+        yield batch
+
+
+_FIELD_COUNT = re.compile(r"Expected (\d+) columns, got (\d+)")
+
+
+def _classify_csv(exc: Exception, rows_before: int) -> FileRejected:
+    message = str(exc)
+    where = f"after data row {rows_before}" if rows_before else "in the first block of data rows"
+    counts = _FIELD_COUNT.search(message)
+    if counts:
+        return FileRejected("malformed_csv", f"malformed CSV: a row {where} has {counts[2]} fields, the header "
+                                             f"{counts[1]} (or a quote is not closed)")
+    if "UTF8" in message or "utf-8" in message.lower():
+        return FileRejected("bad_encoding", f"not valid UTF-8 text ({where})")
+    if "straddl" in message or "block size" in message:
+        return FileRejected("malformed_csv", f"malformed CSV: a row {where} is longer than the reader's block "
+                                             "(or a quote is not closed)")
+    return FileRejected("unreadable", f"CSV could not be read ({type(exc).__name__} {where})")
+
+
+# --- Parquet ---------------------------------------------------------------------------------------------------
+
+
+def _open_parquet(path: Path, source: str, limits: ReadLimits) -> LandingFile:
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(io.BytesIO(data))
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise FileRejected("not_declared_format", f"not a readable Parquet file ({str(exc).splitlines()[0]})") from None
-    names = _normalise_header(table.column_names)
-    columns = []
-    for column in table.columns:
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            columns.append(column.cast(pa.string()))
-        else:
-            try:
-                columns.append(column.cast(pa.string()))
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                raise FileRejected("not_declared_format", f"column type {column.type} cannot be read as text") from None
-    return pa.table(columns, names=names)
+        parquet = pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False)
+    except Exception:  # noqa: BLE001 - any failure to parse the footer means it is not Parquet
+        raise FileRejected("not_declared_format", "not a readable Parquet file") from None
+    try:
+        meta, schema = parquet.metadata, parquet.schema_arrow
+        names = check_header(schema.names, source, limits)
+        _check_parquet_types(schema)
+        inflated = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        if inflated > limits.max_inflated_bytes:
+            raise FileRejected("too_large", f"{inflated} uncompressed bytes, more than {limits.max_inflated_bytes}")
+        if meta.num_rows > limits.max_rows:
+            raise FileRejected("too_large", f"{meta.num_rows} rows, more than {limits.max_rows}")
+        rows_per_batch = min(max(limits.batch_bytes * max(meta.num_rows, 1) // max(inflated, 1), 1024), 1 << 20)
+    except BaseException:
+        parquet.close()
+        raise
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in _capped_rows(parquet.iter_batches(batch_size=rows_per_batch, use_threads=False),
+                                  limits.max_rows):
+            yield pa.RecordBatch.from_arrays([_as_text(column, i) for i, column in enumerate(batch.columns, 1)],
+                                             names=names)
+
+    return LandingFile(names, source, batches, _classify_parquet, [parquet.close])
+
+
+def _check_parquet_types(schema: pa.Schema) -> None:
+    for position, field in enumerate(schema, 1):
+        try:
+            pa.nulls(0, field.type).cast(pa.string())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise FileRejected("not_declared_format", f"column {position} has type {field.type} that cannot be "
+                                                      "read as text (not one flat table)") from None
+
+
+def _as_text(column: pa.Array, position: int) -> pa.Array:
+    if column.type == pa.string():
+        return column
+    try:
+        return column.cast(pa.string())
+    except pa.ArrowInvalid:
+        raise FileRejected("bad_encoding", f"column {position} has values that are not valid UTF-8 text") from None
+
+
+def _classify_parquet(exc: Exception, rows_before: int) -> FileRejected:
+    return FileRejected("unreadable", f"Parquet data could not be decoded ({type(exc).__name__} after data row "
+                                      f"{rows_before})")
+
+
+def _as_rejected(exc: Exception, classify, rows_before: int) -> FileRejected:
+    if isinstance(exc, FileRejected):
+        return exc
+    return classify(exc, rows_before)
