@@ -41,9 +41,7 @@ SOURCES = ("assets", "clients", "transactions")
 TRANSACTIONS_TIMEOUT = timedelta(seconds=_seconds("LAKEHOUSE_TRANSACTIONS_TIMEOUT_SECONDS", 6 * 3600))
 # Assets and clients may skip a day: after this the sensor skips and the run builds on what is loaded.
 OPTIONAL_SOURCE_TIMEOUT = timedelta(seconds=_seconds("LAKEHOUSE_OPTIONAL_SOURCE_TIMEOUT_SECONDS", 1800))
-# Deferrable sensors free their worker slot while waiting. `airflow dags test` beside a running triggerer hands
-# the trigger to that triggerer and never gets the task back, so the local main job and tests poke instead.
-SENSOR_DEFERRABLE = _bool("LAKEHOUSE_SENSOR_DEFERRABLE", True)
+# How often a waiting sensor's trigger lists the landing partition (in the triggerer; no worker slot is held).
 POKE_INTERVAL = timedelta(seconds=_seconds("LAKEHOUSE_POKE_INTERVAL_SECONDS", 60))
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt" / "lakehouse"
