@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 import uuid
 
-from include.alerts.ledger import deliver, ensure_ledger, literal, slack_hook
+from include.alerts.ledger import default_catalog, deliver, ensure_ledger, literal, slack_hook
 from include.alerts.messages import anomaly_message, group_by_severity
 
-ANOMALY_TABLE = "iceberg.analytics.transaction_anomaly_detection"
+# In the lakehouse catalog (TRINO_CATALOG): the schema is fixed by the dbt project, the catalog by the deployment.
+ANOMALY_MODEL = "analytics.transaction_anomaly_detection"
 COLUMNS = ("anomaly_id", "transaction_id", "client_id", "asset_id", "executed_at", "rule", "score", "severity",
            "reason", "detected_at")
 _TABLE_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*){1,2}$")
@@ -29,7 +30,11 @@ def _check_table(name: str) -> str:
     return name
 
 
-def pending_anomalies(cur, ledger: str, anomaly_table: str = ANOMALY_TABLE) -> list[dict]:
+def anomaly_table_name(catalog: str | None = None) -> str:
+    return f"{catalog or default_catalog()}.{ANOMALY_MODEL}"
+
+
+def pending_anomalies(cur, ledger: str, anomaly_table: str) -> list[dict]:
     """Anomalies with no ledger row, oldest detection first, one per anomaly_id."""
     cur.execute(f"select {', '.join('a.' + c for c in COLUMNS)} from {_check_table(anomaly_table)} a "
                 f"where not {_alerted(ledger)} order by a.detected_at, a.anomaly_id")
@@ -41,13 +46,14 @@ def pending_anomalies(cur, ledger: str, anomaly_table: str = ANOMALY_TABLE) -> l
     return list(unique.values())
 
 
-def count_alerted(cur, ledger: str, anomaly_table: str = ANOMALY_TABLE) -> int:
+def count_alerted(cur, ledger: str, anomaly_table: str) -> int:
     cur.execute(f"select count(distinct a.anomaly_id) from {_check_table(anomaly_table)} a where {_alerted(ledger)}")
     return cur.fetchall()[0][0]
 
 
 def send_anomaly_alerts(trino_cursor, slack_conn_id: str, run_id: str, run_url: str, cap: int = 20, *,
-                        anomaly_table: str = ANOMALY_TABLE, ledger_schema: str = "ops") -> dict:
+                        anomaly_table: str | None = None, ledger_schema: str = "ops",
+                        catalog: str | None = None) -> dict:
     """Alert Slack about every anomaly not alerted before, grouped by severity (critical first).
 
     Each message lists up to `cap` anomalies and summarises the rest by rule, with a link to the Airflow run.
@@ -56,7 +62,9 @@ def send_anomaly_alerts(trino_cursor, slack_conn_id: str, run_id: str, run_url: 
     for that message). Returns `{"by_severity": {...}, "messages_sent", "anomalies_sent", "already_alerted"}`.
     """
     cur = trino_cursor
-    ledger = ensure_ledger(cur, ledger_schema)
+    catalog = catalog or default_catalog()
+    anomaly_table = anomaly_table or anomaly_table_name(catalog)
+    ledger = ensure_ledger(cur, ledger_schema, catalog)
     already = count_alerted(cur, ledger, anomaly_table)
     groups = group_by_severity(pending_anomalies(cur, ledger, anomaly_table))
     hook = slack_hook(slack_conn_id) if groups else None
@@ -65,7 +73,7 @@ def send_anomaly_alerts(trino_cursor, slack_conn_id: str, run_id: str, run_url: 
         message = anomaly_message(severity, anomalies, run_id, run_url, message_id, cap=cap)
         rows = [{"alert_key": a["anomaly_id"], "severity": severity, "dag_run_id": run_id, "message_id": message_id}
                 for a in anomalies]
-        deliver(cur, hook, message, "anomaly", rows, ledger_schema)
+        deliver(cur, hook, message, "anomaly", rows, ledger_schema, catalog)
     by_severity = {severity: len(anomalies) for severity, anomalies in groups}
     return {"by_severity": by_severity, "messages_sent": len(groups),
             "anomalies_sent": sum(by_severity.values()), "already_alerted": already}

@@ -2,15 +2,25 @@
 
 Use it as every task's `on_failure_callback` (through `default_args`). Airflow calls it only when a task fails for
 good, after its retries; a try that will be retried calls `on_retry_callback` instead.
+
+A notice the webhook does not accept (down, 5xx, rate limited past the bound) is parked in the durable outbox
+(include/alerts/outbox.py) and posted by the next `alert_rejects` task or the next failure callback, once.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import logging
 import re
 
+from include.alerts.delivery import RetryPolicy, post, webhook_client
 from include.alerts.messages import escape
+from include.alerts.outbox import configured_outboxes, drain, park
+
+log = logging.getLogger(__name__)
+# The callback holds the failed task's worker: a few seconds of retries, then the outbox.
+CALLBACK_POLICY = RetryPolicy(attempts=3, max_retry_after=10.0)
 
 MAX_EXCEPTION = 1000
 NO_EXCEPTION = "no exception recorded (the task may have been killed, timed out or lost its worker)"
@@ -40,6 +50,9 @@ FAILURE_BLOCKS = [
 # Credentials that may sit inside an exception's text even when the secrets masker does not know them.
 _URL_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@", re.IGNORECASE)
 _WEBHOOK_TOKEN = re.compile(r"(/services/)[^\s'\"<>]+")
+# Data that may sit inside an exception's text: errors quote the value they choked on ("Cannot cast 'x' to ...").
+_QUOTED = re.compile(r"'[^'\n]{0,2000}'|\"[^\"\n]{0,2000}\"")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 
 
 def _mask_known_secrets(text: str) -> str:
@@ -59,6 +72,7 @@ def exception_summary(exception: object, limit: int = MAX_EXCEPTION) -> str:
     text = _mask_known_secrets(text)
     text = _URL_USERINFO.sub(r"\1***@", text)
     text = _WEBHOOK_TOKEN.sub(r"\1***", text)
+    text = _EMAIL.sub("[email]", _QUOTED.sub("'…'", text))
     # Triple backticks would close the code block the exception is shown in.
     text = escape(text.replace("```", "'''"))
     if len(text) <= limit:
@@ -84,6 +98,10 @@ def _notifier_class():
             context["exception_summary"] = exception_summary(context.get("exception"))
             super().render_template_fields(context, jinja_env)
 
+        def notify(self, context) -> None:
+            message = {"text": self.text, "blocks": self.blocks}
+            deliver_failure_notice(lambda: self.hook.client, message, notice_id(context))
+
     return FailureNotifier
 
 
@@ -106,6 +124,43 @@ class _LazyFailureNotifier:
 
     def __call__(self, *args):
         return self.build()(*args)
+
+
+def notice_id(context) -> str:
+    """One id per final failure of one task instance: a repeated callback for it parks one copy."""
+    ti = context.get("ti")
+    parts = [getattr(ti, "dag_id", None), context.get("run_id"), getattr(ti, "task_id", None),
+             getattr(ti, "map_index", -1), getattr(ti, "try_number", None)]
+    return "failure:" + "/".join(str(p) for p in parts)
+
+
+def deliver_failure_notice(client_factory, message: dict, notice: str, outboxes: list | None = None,
+                           policy: RetryPolicy = CALLBACK_POLICY) -> str:
+    """Post the notice, or park it in the outbox when the webhook does not take it; "sent" or "parked".
+
+    A webhook that takes it is up again, so the notices parked before are posted right after it.
+    Raises OutboxError only when the notice could be neither posted nor parked.
+    """
+    outboxes = configured_outboxes() if outboxes is None else outboxes
+    try:
+        client = client_factory()
+        post(client, message, policy)
+    except Exception as exc:  # down, refused, rate limited, or no connection configured: keep it for later
+        where = park(outboxes, notice, message)
+        log.warning("failure notice %s not delivered (%s); parked in %s", notice, type(exc).__name__, where)
+        return "parked"
+    try:
+        drain(outboxes, lambda m: post(client, m, policy))
+    except Exception as exc:  # the task already failed; the next alert task drains what is left
+        log.warning("alert outbox not drained: %s", type(exc).__name__)
+    return "sent"
+
+
+def deliver_parked_notices(slack_conn_id: str, outboxes: list | None = None, policy: RetryPolicy | None = None) -> int:
+    """Post every parked failure notice (the alert tasks call this); raises AlertDeliveryError if Slack is down."""
+    outboxes = configured_outboxes() if outboxes is None else outboxes
+    client = functools.cache(lambda: webhook_client(slack_conn_id))
+    return drain(outboxes, lambda m: post(client(), m, policy))
 
 
 def failure_notifier(slack_conn_id: str, timeout: int = 10) -> _LazyFailureNotifier:

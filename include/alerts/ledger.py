@@ -10,6 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from include.alerts.delivery import AlertDeliveryError, RetryPolicy, post, webhook_client
+
+__all__ = ["AlertDeliveryError", "already_sent", "deliver", "ensure_ledger", "ledger_table", "literal", "record_sent",
+           "slack_hook"]
+
 TABLE = "alert_log"
 KINDS = ("anomaly", "rejected_file", "rejected_rows")
 # Values are quoted into the SQL rather than bound: against servers without EXECUTE IMMEDIATE the Trino client
@@ -20,7 +25,21 @@ BATCH = 500
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def ledger_table(schema: str = "ops", catalog: str = "iceberg") -> str:
+def default_catalog() -> str:
+    """The Trino catalog of the lakehouse (TRINO_CATALOG), the same one the loader and dbt write to."""
+    from include.settings import get_settings
+
+    return get_settings().trino_catalog
+
+
+def check_identifier(name: str) -> str:
+    if not _IDENTIFIER.match(name):
+        raise ValueError(f"not a plain SQL identifier: {name!r}")
+    return name
+
+
+def ledger_table(schema: str = "ops", catalog: str | None = None) -> str:
+    catalog = catalog or default_catalog()
     for name in (catalog, schema):
         if not _IDENTIFIER.match(name):
             raise ValueError(f"not a plain SQL identifier: {name!r}")
@@ -38,10 +57,10 @@ def _run(cur, sql: str) -> list:
     return cur.fetchall()
 
 
-def ensure_ledger(cur, schema: str = "ops", catalog: str = "iceberg") -> str:
+def ensure_ledger(cur, schema: str = "ops", catalog: str | None = None) -> str:
     """Create the schema and the ledger table if missing; return the table's full name."""
     table = ledger_table(schema, catalog)
-    _run(cur, f"create schema if not exists {catalog}.{schema}")
+    _run(cur, f"create schema if not exists {table.rsplit('.', 1)[0]}")
     _run(cur, f"""
         create table if not exists {table} (
             alert_key varchar,
@@ -66,7 +85,7 @@ def _chunks(items: list, size: int = BATCH) -> Iterable[list]:
         yield items[start:start + size]
 
 
-def already_sent(cur, kind: str, keys: Iterable[str], schema: str = "ops", catalog: str = "iceberg") -> set[str]:
+def already_sent(cur, kind: str, keys: Iterable[str], schema: str = "ops", catalog: str | None = None) -> set[str]:
     """The subset of `keys` that the ledger records as sent for `kind`."""
     _check_kind(kind)
     table = ledger_table(schema, catalog)
@@ -79,7 +98,7 @@ def already_sent(cur, kind: str, keys: Iterable[str], schema: str = "ops", catal
     return found
 
 
-def record_sent(cur, kind: str, rows: Iterable[dict], schema: str = "ops", catalog: str = "iceberg") -> int:
+def record_sent(cur, kind: str, rows: Iterable[dict], schema: str = "ops", catalog: str | None = None) -> int:
     """Record alerts as sent: `rows` are dicts with alert_key, severity, dag_run_id and message_id.
 
     One INSERT per message (split only past BATCH rows), all rows stamped with the same `sent_at`.
@@ -98,23 +117,17 @@ def record_sent(cur, kind: str, rows: Iterable[dict], schema: str = "ops", catal
     return len(rows)
 
 
-class AlertDeliveryError(RuntimeError):
-    """Slack did not accept a message; nothing was recorded for it, so the task's retry sends it."""
-
-
 def slack_hook(slack_conn_id: str):
-    """The Slack provider's incoming-webhook hook for `slack_conn_id` (a real Slack URL or the local receiver)."""
-    from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
-
-    return SlackWebhookHook(slack_webhook_conn_id=slack_conn_id)
+    """The webhook client for `slack_conn_id` (a real Slack URL or the local receiver)."""
+    return webhook_client(slack_conn_id)
 
 
-def deliver(cur, hook, message: dict, kind: str, rows: list[dict], schema: str = "ops",
-            catalog: str = "iceberg") -> None:
-    """Send one message, then record its alerts; a failed send records nothing and raises AlertDeliveryError."""
+def deliver(cur, client, message: dict, kind: str, rows: list[dict], schema: str = "ops",
+            catalog: str | None = None, policy: RetryPolicy | None = None) -> None:
+    """Post one message (retrying 429 and 5xx), then record its alerts; a message never accepted records nothing
+    and raises AlertDeliveryError."""
     try:
-        hook.send(text=message["text"], blocks=message["blocks"])
-    except Exception as exc:
-        # Any failure (refused, timed out, non-200) may mean Slack never saw it: leave it for the retry.
+        post(client, message, policy)
+    except AlertDeliveryError as exc:
         raise AlertDeliveryError(f"Slack webhook did not accept the {kind} alert ({len(rows)} items): {exc}") from exc
     record_sent(cur, kind, rows, schema, catalog)

@@ -133,17 +133,21 @@ def anomaly_message(severity: str, anomalies: list[dict], run_id: str, run_url: 
 
 
 def rejected_file_line(f: dict) -> str:
+    """One rejected landing object: where it is and its reason code. The loader's free-text detail is never shown,
+    since it is the one field that could quote the file's content."""
+    state = "Quarantined at " + code(f["quarantine_uri"]) if f.get("quarantine_uri") else "Not loaded"
+    day = f" · day {code(f['landing_day'])}" if f.get("landing_day") else ""
     return (
-        f"*{escape(f.get('source') or 'unknown source')}* {code(f.get('key'))} (etag {code(f.get('etag'))})\n"
-        f"Reason: {escape(truncate(str(f.get('reason') or ''), MAX_REASON))}\n"
-        f"Quarantined at {code(f.get('quarantine_uri') or 'n/a')}"
+        f"*{escape(f.get('source') or 'unknown source')}* {code(f.get('key'))} (etag {code(f.get('etag'))}){day}\n"
+        f"{escape(f.get('status') or 'quarantined').capitalize()}: {code(f.get('reason_code') or 'unknown')}\n"
+        f"{state}"
     )
 
 
 def rejected_files_message(files: list[dict], run_id: str, run_url: str, message_id: str, cap: int = 20) -> dict:
-    """One message for newly rejected landing files: each file with its reason and quarantine copy."""
+    """One message for newly quarantined or reported landing objects: each with its reason code and where it is."""
     shown, hidden = _capped(files, cap)
-    title = f"{plural(len(files), 'landing file', 'landing files')} rejected"
+    title = f"{plural(len(files), 'landing file', 'landing files')} not loaded"
     blocks = [
         header(f":no_entry: {title}"),
         context_block(f"Run {code(run_id)} · alert {code(message_id)} · the originals stay in landing"),
@@ -153,17 +157,28 @@ def rejected_files_message(files: list[dict], run_id: str, run_url: str, message
     return {"text": f"{title} in run {run_id}", "blocks": blocks}
 
 
-def rejected_rows_message(counts: dict[str, int], threshold: int, ds: str, run_id: str, run_url: str,
-                          message_id: str) -> dict:
-    """One message for the sources whose rejected-row count on `ds` passed `threshold`."""
-    lines = [f"• *{escape(source)}*: {plural(n, 'row', 'rows')} rejected"
-             for source, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
-    title = f"Rejected rows above {threshold} on {ds}"
+def rejected_batch_line(b: dict) -> str:
+    """One batch of rejected rows: its file and load batch, the count per rule and column, the first row numbers."""
+    rules = ", ".join(f"{code(rule)}{f' on {code(column)}' if column else ''} ×{n}"
+                      for (rule, column), n in sorted(b["rules"].items(), key=lambda kv: (-kv[1], str(kv[0]))))
+    sample = b.get("sample_rows", [])
+    rows = f"\nRows {', '.join(str(int(r)) for r in sample)}{'…' if len(sample) < b['rows'] else ''}" if sample else ""
+    return (
+        f"*{escape(b['source'])}* {code(b.get('source_file'))} · batch {code(b.get('batch_id') or 'n/a')}\n"
+        f"{plural(b['rows'], 'row', 'rows')} rejected: {rules}{rows}"
+    )
+
+
+def rejected_batches_message(batches: list[dict], run_id: str, run_url: str, message_id: str, cap: int = 20) -> dict:
+    """One message for new batches of rejected rows (one batch per source file and load), listed up to `cap`."""
+    shown, hidden = _capped(batches, cap)
+    total = sum(b["rows"] for b in batches)
+    title = f"{plural(total, 'row', 'rows')} rejected in {plural(len(batches), 'file', 'files')}"
     blocks = [
         header(f":warning: {title}"),
-        context_block(f"Run {code(run_id)} · alert {code(message_id)}"),
-        section("\n".join(lines)),
-        *_footer([], "source", run_id, run_url, "sources"),
+        context_block(f"Run {code(run_id)} · alert {code(message_id)} · the rows are kept in "
+                      f"{code('stg_<source>_rejected')}"),
+        *(section(rejected_batch_line(b)) for b in shown),
+        *_footer(hidden, "source", run_id, run_url, "files"),
     ]
-    summary = ", ".join(f"{s}: {n}" for s, n in sorted(counts.items()))
-    return {"text": f"{title} ({summary}) in run {run_id}", "blocks": blocks}
+    return {"text": f"{title} in run {run_id}", "blocks": blocks}

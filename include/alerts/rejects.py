@@ -1,88 +1,151 @@
-"""Slack alerts for rejected data: each quarantined landing file once, and rejected-row counts above a threshold
-once per source and day.
+"""Slack alerts for rejected data, read from tables rather than from a run's XCom, each sent once through the ledger.
 
-A file is keyed by its quarantine key (`<key>.<etag>`), so a corrected file delivered under the same name is a new
-delivery and is alerted again if it too is rejected. Row counts are keyed `rejected_rows:<source>:<ds>`.
+- Files: every landing object the ingest ledger (`<catalog>.<raw_schema>.ingest_ledger`) marks `quarantined` or
+  `reported`, keyed `<landing_key>.<etag>`, so a corrected file delivered under the same name is a new delivery.
+- Rows: every batch of rows in the `stg_<source>_rejected` models, one batch per source file and load batch, keyed
+  `rejected_rows:<source>:<file>:<batch_id>`; a late file for an earlier day is a batch like any other.
+
+Whatever failed before (an ingest retry, a run that died before alerting), the next call finds what was never
+alerted, because the tables outlive the run. Only codes, column names, row numbers and counts are read: no
+delivered value or reason detail is selected, so none can reach Slack or a log.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import uuid
+from collections.abc import Iterable
 
-from include.alerts.ledger import already_sent, deliver, ensure_ledger, slack_hook
-from include.alerts.messages import rejected_files_message, rejected_rows_message
+from include.alerts.ledger import check_identifier, default_catalog, deliver, ensure_ledger, literal, slack_hook
+from include.alerts.messages import rejected_batches_message, rejected_files_message
 
 # A whole delivery failed to load: more urgent than some rows of one being set aside.
 FILE_SEVERITY = "high"
 ROWS_SEVERITY = "medium"
+INGEST_LEDGER = "ingest_ledger"
+ALERTED_STATUSES = ("quarantined", "reported")
+# Row numbers listed per batch; the counts cover the rest.
+ROW_SAMPLE = 10
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
-def file_alert_key(f: dict) -> str:
-    """The quarantine key the loader writes the file under (see include.ingestion.loader.quarantine_key)."""
-    return f"{f['key']}.{f['etag']}"
+def safe_code(value: object) -> str | None:
+    """A reason code, rule or column name as it may be shown: a plain lower-case identifier, anything else hidden."""
+    if value is None:
+        return None
+    text = str(value)
+    return text if _CODE.match(text) else "unrecognised"
 
 
-def rows_alert_key(source: str, ds: str) -> str:
-    return f"rejected_rows:{source}:{ds}"
+def _run(cur, sql: str) -> list:
+    cur.execute(sql)
+    return cur.fetchall()
 
 
-def _with_quarantine_uri(f: dict) -> dict:
-    # The loader copies a rejected file to the quarantine bucket under its alert key; callers need not repeat it.
-    if f.get("quarantine_uri"):
-        return f
+def existing_tables(cur, catalog: str, schema: str, names: Iterable[str]) -> set[str]:
+    """Those of `names` that exist in `catalog.schema`: a table not created yet means nothing to alert."""
+    names = list(names)
+    rows = _run(cur, f"select table_name from {check_identifier(catalog)}.information_schema.tables "
+                     f"where table_schema = {literal(schema)} and table_name in ({', '.join(map(literal, names))})")
+    return {r[0] for r in rows}
+
+
+def file_alert_key(key: str, etag: str | None) -> str:
+    """The quarantine key the loader writes a rejected file under: `<landing key>.<etag>`."""
+    return f"{key}.{etag or ''}"
+
+
+def pending_files(cur, catalog: str, raw_schema: str, ledger: str) -> list[dict]:
+    """Quarantined or reported landing objects with no `rejected_file` alert yet, oldest first."""
+    if INGEST_LEDGER not in existing_tables(cur, catalog, raw_schema, [INGEST_LEDGER]):
+        return []
+    table = f"{catalog}.{check_identifier(raw_schema)}.{INGEST_LEDGER}"
+    rows = _run(cur, f"""
+        select i.landing_key, i.etag, arbitrary(i.status), arbitrary(i.source), arbitrary(i.landing_day),
+               arbitrary(i.reason_code), arbitrary(i.quarantine_uri), min(i.recorded_at)
+        from {table} i
+        where i.status in ({', '.join(map(literal, ALERTED_STATUSES))})
+          and not exists (select 1 from {ledger} l where l.alert_kind = 'rejected_file'
+                          and l.alert_key = i.landing_key || '.' || coalesce(i.etag, ''))
+        group by i.landing_key, i.etag
+        order by min(i.recorded_at), i.landing_key""")
+    names = ("key", "etag", "status", "source", "landing_day", "reason_code", "quarantine_uri")
+    return [{**dict(zip(names, r[:7], strict=True)), "reason_code": safe_code(r[5])} for r in rows]
+
+
+def rows_alert_key(source: str, source_file: str, batch_id: str | None) -> str:
+    return f"rejected_rows:{source}:{source_file}:{batch_id or ''}"
+
+
+def _pending_rows_sql(table: str, source: str, ledger: str) -> str:
+    key = f"'rejected_rows:{source}:' || r._source_file || ':' || coalesce(r._batch_id, '')"
+    return f"""
+        select r._source_file, r._batch_id, r.rejection_rule, r.rejected_column, count(*),
+               slice(array_sort(array_agg(r._source_row)), 1, {ROW_SAMPLE})
+        from {table} r
+        where not exists (select 1 from {ledger} l where l.alert_kind = 'rejected_rows' and l.alert_key = {key})
+        group by r._source_file, r._batch_id, r.rejection_rule, r.rejected_column"""
+
+
+def pending_row_batches(cur, catalog: str, staging_schema: str, sources: Iterable[str], ledger: str) -> list[dict]:
+    """Batches of rejected rows with no `rejected_rows` alert yet: source, file, batch, rules with their columns
+    and counts, the first row numbers, and the total."""
+    models = {f"stg_{check_identifier(s)}_rejected": s for s in sources}
+    batches: dict[tuple, dict] = {}
+    for model in sorted(existing_tables(cur, catalog, staging_schema, models)):
+        source = models[model]
+        table = f"{catalog}.{check_identifier(staging_schema)}.{model}"
+        for file, batch_id, rule, column, n, sample in _run(cur, _pending_rows_sql(table, source, ledger)):
+            b = batches.setdefault((source, file, batch_id), {"source": source, "source_file": file,
+                                                             "batch_id": batch_id, "rows": 0, "rules": {},
+                                                             "sample_rows": []})
+            b["rows"] += n
+            rule_key = (safe_code(rule) or "unknown", safe_code(column))
+            b["rules"][rule_key] = b["rules"].get(rule_key, 0) + n
+            b["sample_rows"] = sorted({*b["sample_rows"], *(int(x) for x in sample if x is not None)})[:ROW_SAMPLE]
+    return sorted(batches.values(), key=lambda b: (b["source"], b["source_file"] or "", b["batch_id"] or ""))
+
+
+def _alert(cur, client, kind, items, keyed, severity, run_id, message, ledger_schema, catalog) -> int:
+    if not items:
+        return 0
+    message_id = str(uuid.uuid4())
+    rows = [{"alert_key": keyed(i), "severity": severity, "dag_run_id": run_id, "message_id": message_id}
+            for i in items]
+    deliver(cur, client(), message(message_id), kind, rows, ledger_schema, catalog)
+    return len(items)
+
+
+def send_reject_alerts(trino_cursor, slack_conn_id: str, run_id: str, run_url: str, *, sources: Iterable[str],
+                       row_threshold: int = 0, cap: int = 20, catalog: str | None = None,
+                       raw_schema: str | None = None, staging_schema: str = "staging",
+                       ledger_schema: str = "ops") -> dict:
+    """Alert Slack about every rejected file and every batch of rejected rows never alerted before.
+
+    One message for the files, then one for the row batches whose count is above `row_threshold` (a batch at or
+    under it stays unalerted and is looked at again next time). Each message is recorded right after Slack
+    accepted it. Raises AlertDeliveryError when the webhook does not accept a message, recording nothing for it.
+    """
     from include.settings import get_settings
 
-    return {**f, "quarantine_uri": f"s3://{get_settings().quarantine_bucket}/{file_alert_key(f)}"}
-
-
-def _alert_files(cur, hook, run_id, run_url, rejected_files, cap, schema) -> tuple[int, int]:
-    files = list({file_alert_key(f): _with_quarantine_uri(f) for f in rejected_files}.values())
-    if not files:
-        return 0, 0
-    seen = already_sent(cur, "rejected_file", [file_alert_key(f) for f in files], schema)
-    new = [f for f in files if file_alert_key(f) not in seen]
-    if new:
-        message_id = str(uuid.uuid4())
-        rows = [{"alert_key": file_alert_key(f), "severity": FILE_SEVERITY, "dag_run_id": run_id,
-                 "message_id": message_id} for f in new]
-        deliver(cur, hook(), rejected_files_message(new, run_id, run_url, message_id, cap=cap),
-                "rejected_file", rows, schema)
-    return len(new), len(seen)
-
-
-def _alert_rows(cur, hook, run_id, run_url, rejected_rows, threshold, ds, schema) -> tuple[list[str], list[str]]:
-    over = {source: n for source, n in rejected_rows.items() if n > threshold}
-    if not over:
-        return [], []
-    seen = already_sent(cur, "rejected_rows", [rows_alert_key(s, ds) for s in over], schema)
-    new = {s: n for s, n in over.items() if rows_alert_key(s, ds) not in seen}
-    if new:
-        message_id = str(uuid.uuid4())
-        rows = [{"alert_key": rows_alert_key(s, ds), "severity": ROWS_SEVERITY, "dag_run_id": run_id,
-                 "message_id": message_id} for s in new]
-        deliver(cur, hook(), rejected_rows_message(new, threshold, ds, run_id, run_url, message_id),
-                "rejected_rows", rows, schema)
-    return sorted(new), sorted(s for s in over if s not in new)
-
-
-def send_reject_alerts(trino_cursor, slack_conn_id: str, run_id: str, run_url: str, rejected_files: list[dict],
-                       rejected_rows: dict[str, int], row_threshold: int, ds: str, *, cap: int = 20,
-                       ledger_schema: str = "ops") -> dict:
-    """Alert Slack about rejected files and rejected-row counts not alerted before; one message for each kind.
-
-    `rejected_files` are dicts with key, etag, source, reason and optionally quarantine_uri (default: where the
-    loader copies it); `rejected_rows` maps a source to the rows rejected on `ds`, alerted when above
-    `row_threshold`. The files' message is recorded before the rows' one is sent. Raises AlertDeliveryError when the
-    webhook does not accept a message, recording nothing for it.
-    """
-    ensure_ledger(trino_cursor, ledger_schema)
+    cur = trino_cursor
+    catalog = catalog or default_catalog()
+    raw_schema = raw_schema or get_settings().raw_schema
+    ledger = ensure_ledger(cur, ledger_schema, catalog)
     # Built on first use: a run with nothing new needs no Slack connection at all.
-    hook = functools.cache(functools.partial(slack_hook, slack_conn_id))
+    client = functools.cache(functools.partial(slack_hook, slack_conn_id))
 
-    files_sent, files_seen = _alert_files(trino_cursor, hook, run_id, run_url, rejected_files, cap, ledger_schema)
-    rows_sent, rows_seen = _alert_rows(trino_cursor, hook, run_id, run_url, rejected_rows, row_threshold, ds,
-                                       ledger_schema)
-    return {"files_sent": files_sent, "files_already_alerted": files_seen,
-            "row_sources_sent": rows_sent, "row_sources_already_alerted": rows_seen,
-            "messages_sent": int(files_sent > 0) + int(bool(rows_sent))}
+    files = pending_files(cur, catalog, raw_schema, ledger)
+    files_sent = _alert(cur, client, "rejected_file", files, lambda f: file_alert_key(f["key"], f["etag"]),
+                        FILE_SEVERITY, run_id,
+                        lambda m: rejected_files_message(files, run_id, run_url, m, cap=cap), ledger_schema, catalog)
+    batches = [b for b in pending_row_batches(cur, catalog, staging_schema, sources, ledger)
+               if b["rows"] > row_threshold]
+    batches_sent = _alert(cur, client, "rejected_rows", batches,
+                          lambda b: rows_alert_key(b["source"], b["source_file"], b["batch_id"]), ROWS_SEVERITY,
+                          run_id, lambda m: rejected_batches_message(batches, run_id, run_url, m, cap=cap),
+                          ledger_schema, catalog)
+    return {"files_sent": files_sent, "row_batches_sent": batches_sent,
+            "rows_sent": sum(b["rows"] for b in batches),
+            "messages_sent": int(files_sent > 0) + int(batches_sent > 0)}

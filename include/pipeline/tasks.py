@@ -7,6 +7,7 @@ from typing import Any
 
 from include.pipeline.config import (
     ALERT_CAP,
+    RAW_SCHEMA,
     REJECTED_ROWS_THRESHOLD,
     SLACK_CONN_ID,
     SOURCES,
@@ -24,7 +25,8 @@ def ingest_source(source: str, run_id: str, ds: str) -> dict[str, Any]:
     report = load(sources=[source], batch_id=run_id, up_to=ds)
     for f in report.files:
         if f.status == "rejected":
-            log.warning("REJECTED %s: %s", f.key, f.reason)
+            # The code only: the loader's detail after it may quote the file's content.
+            log.warning("REJECTED %s: %s", f.key, _reason_code(f.reason))
         elif f.status == "loaded":
             log.info("loaded %s: %d rows", f.key, f.rows)
     summary = {
@@ -32,12 +34,18 @@ def ingest_source(source: str, run_id: str, ds: str) -> dict[str, Any]:
         "loaded_files": report.count("loaded"),
         "rows_loaded": report.rows_loaded,
         "skipped_files": report.count("skipped"),
-        "rejected_files": [{"key": f.key, "etag": f.etag, "source": f.source, "reason": f.reason}
+        "rejected_files": [{"key": f.key, "etag": f.etag, "source": f.source, "reason": _reason_code(f.reason)}
                            for f in report.rejected()],
     }
     log.info("%s: %d files loaded (%d rows), %d skipped, %d rejected", source, summary["loaded_files"],
              summary["rows_loaded"], summary["skipped_files"], len(summary["rejected_files"]))
     return summary
+
+
+def _reason_code(reason: str | None) -> str:
+    from include.alerts.rejects import safe_code
+
+    return safe_code(str(reason or "").split(":", 1)[0].strip()) or "unknown"
 
 
 def _trino_cursor():
@@ -59,28 +67,25 @@ def alert_anomalies(dag_id: str, run_id: str) -> dict[str, Any]:
     """Send each anomaly not alerted before, grouped by severity; re-runs and retries send nothing twice."""
     from include.alerts.anomalies import send_anomaly_alerts
 
-    return send_anomaly_alerts(_trino_cursor(), SLACK_CONN_ID, run_id, run_url(dag_id, run_id), cap=ALERT_CAP)
+    return send_anomaly_alerts(_trino_cursor(), SLACK_CONN_ID, run_id, run_url(dag_id, run_id), cap=ALERT_CAP,
+                               catalog=TRINO_CATALOG)
 
 
-def rejected_row_counts(cursor, ds: str) -> dict[str, int]:
-    """Rejected records per source among the rows delivered for landing day `ds`."""
-    counts = {}
-    for source in SOURCES:
-        cursor.execute(
-            f"select count(*) from {TRINO_CATALOG}.staging.stg_{source}_rejected where _source_file like ?",
-            [f"%/{source}/dt={ds}/%"],
-        )
-        counts[source] = cursor.fetchone()[0]
-    return counts
+def alert_rejects(dag_id: str, run_id: str, ds: str, ingest_summaries: list[dict] | None = None) -> dict[str, Any]:
+    """Alert on every landing file the ingest ledger quarantined or reported and every batch of rejected rows not
+    alerted before, then post the failure notices parked while the webhook was down.
 
-
-def alert_rejects(dag_id: str, run_id: str, ds: str, ingest_summaries: list[dict]) -> dict[str, Any]:
-    """Alert on files quarantined by this run's ingestion and on rejected-row counts above the threshold."""
+    Read from the tables, not from this run's XCom (`ingest_summaries` is ignored): files quarantined by a retried
+    ingest, by a run that failed before alerting, or late for an earlier day are all found and alerted once.
+    """
+    from include.alerts.failure import deliver_parked_notices
     from include.alerts.rejects import send_reject_alerts
 
-    cursor = _trino_cursor()
-    files = [f for summary in ingest_summaries if summary for f in summary["rejected_files"]]
-    rows = rejected_row_counts(cursor, ds)
-    log.info("rejected files this run: %d; rejected rows for %s: %s", len(files), ds, rows)
-    return send_reject_alerts(cursor, SLACK_CONN_ID, run_id, run_url(dag_id, run_id), rejected_files=files,
-                              rejected_rows=rows, row_threshold=REJECTED_ROWS_THRESHOLD, ds=ds)
+    result = send_reject_alerts(_trino_cursor(), SLACK_CONN_ID, run_id, run_url(dag_id, run_id), sources=SOURCES,
+                                row_threshold=REJECTED_ROWS_THRESHOLD, cap=ALERT_CAP, catalog=TRINO_CATALOG,
+                                raw_schema=RAW_SCHEMA)
+    result["parked_notices_sent"] = deliver_parked_notices(SLACK_CONN_ID)
+    # Counts only: file keys, codes and row numbers are in the Slack message, values nowhere.
+    log.info("reject alerts for %s: %d files, %d row batches (%d rows), %d parked failure notices", ds,
+             result["files_sent"], result["row_batches_sent"], result["rows_sent"], result["parked_notices_sent"])
+    return result

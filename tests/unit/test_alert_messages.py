@@ -18,7 +18,6 @@ from include.alerts.messages import (
     anomaly_message,
     group_by_severity,
     rejected_files_message,
-    rejected_rows_message,
 )
 
 RUN_ID = "scheduled__2024-05-01T00:00:00+00:00"
@@ -113,22 +112,59 @@ def test_a_run_url_with_slack_link_syntax_is_encoded():
         "http://localhost:8080/dags/dag/runs/manual__2024-05-01T00%3A00%3A00%2B00%3A00")
 
 
-def test_rejected_files_message_lists_each_file_with_reason_and_quarantine_copy():
-    files = [{"key": f"transactions/2024/05/01/f{i}.csv", "etag": f"e{i}", "source": "transactions",
-              "reason": "missing column amount", "quarantine_uri": f"s3://quarantine/f{i}.csv.e{i}"} for i in range(3)]
+EMAIL = "jane.doe+vip@example.org"
+
+
+def rejected_file(i: int, **extra) -> dict:
+    return {"key": f"transactions/dt=2024-05-01/f{i}.csv", "etag": f"e{i}", "status": "quarantined",
+            "source": "transactions", "landing_day": "2024-05-01", "reason_code": "bad_header",
+            "quarantine_uri": f"s3://quarantine/f{i}.csv.e{i}", **extra}
+
+
+def test_rejected_files_message_lists_each_file_with_reason_code_and_quarantine_copy():
+    files = [rejected_file(i) for i in range(3)]
+    files[2] = {**files[2], "status": "reported", "reason_code": "bad_layout", "quarantine_uri": None}
     msg = rejected_files_message(files, RUN_ID, RUN_URL, "m-1", cap=2)
     body = "\n".join(texts(msg["blocks"]))
-    assert "`transactions/2024/05/01/f0.csv`" in body and "s3://quarantine/f1.csv.e1" in body
-    assert "missing column amount" in body and "… and 1 more files (transactions ×1)" in body
+    assert "`transactions/dt=2024-05-01/f0.csv`" in body and "s3://quarantine/f1.csv.e1" in body
+    assert "Quarantined: `bad_header`" in body and "day `2024-05-01`" in body
+    assert "… and 1 more files (transactions ×1)" in body
+    assert "3 landing files not loaded" in msg["blocks"][0]["text"]["text"]
     assert_valid_block_kit(msg)
+    reported = rejected_files_message(files[2:], RUN_ID, RUN_URL, "m-2")
+    assert "Reported: `bad_layout`" in "\n".join(texts(reported["blocks"]))
 
 
-def test_rejected_rows_message_names_each_source_and_the_day():
-    msg = rejected_rows_message({"transactions": 120, "clients": 11}, 10, "2024-05-01", RUN_ID, RUN_URL, "m-1")
+def test_rejected_batches_message_names_file_batch_rules_columns_rows_and_counts():
+    batch = {"source": "transactions", "source_file": "s3://landing/transactions/dt=2024-04-28/late.csv",
+             "batch_id": "scheduled__2024-05-01", "rows": 12, "sample_rows": [3, 7, 9],
+             "rules": {("unknown_currency", "currency"): 10, ("implausible_timestamp", "executed_at"): 2}}
+    msg = messages.rejected_batches_message([batch], RUN_ID, RUN_URL, "m-1")
     body = "\n".join(texts(msg["blocks"]))
-    assert "*transactions*: 120 rows rejected" in body and "*clients*: 11 rows rejected" in body
-    assert "2024-05-01" in msg["blocks"][0]["text"]["text"]
+    assert "`s3://landing/transactions/dt=2024-04-28/late.csv`" in body and "`scheduled__2024-05-01`" in body
+    assert "`unknown_currency` on `currency` ×10, `implausible_timestamp` on `executed_at` ×2" in body
+    assert "Rows 3, 7, 9…" in body and "12 rows rejected in 1 file" in msg["blocks"][0]["text"]["text"]
     assert_valid_block_kit(msg)
+
+
+def test_no_raw_value_or_loader_detail_reaches_a_reject_message():
+    # Whatever a caller passes along, the builders show only the fields they know: codes, names, numbers.
+    files = [rejected_file(1, reason_detail=f"value {EMAIL} in column email", reason=f"bad_value: {EMAIL}")]
+    batch = {"source": "clients", "source_file": "s3://landing/clients/dt=2024-05-01/c.csv", "batch_id": "b1",
+             "rows": 1, "sample_rows": [4], "rules": {("invalid_email", "email"): 1},
+             "rejected_value": EMAIL, "delivered_email": EMAIL}
+    payloads = json.dumps([rejected_files_message(files, RUN_ID, RUN_URL, "m-1"),
+                           messages.rejected_batches_message([batch], RUN_ID, RUN_URL, "m-2")], ensure_ascii=False)
+    assert "jane.doe" not in payloads and "example.org" not in payloads
+    assert "`invalid_email` on `email` ×1" in payloads
+
+
+def test_a_code_that_is_not_a_plain_identifier_is_hidden():
+    from include.alerts.rejects import safe_code
+
+    assert safe_code("unknown_currency") == "unknown_currency" and safe_code(None) is None
+    for hostile in (EMAIL, "bad value 'x'", "Bad_Header", "a" * 65):
+        assert safe_code(hostile) == "unrecognised"
 
 
 def test_failure_template_names_dag_task_run_try_exception_and_log():
@@ -152,6 +188,12 @@ def test_failure_notifier_renders_into_valid_block_kit():
     assert_valid_block_kit({"text": rendered.text, "blocks": rendered.blocks})
     # The notifier itself keeps its templates for the next failure.
     assert "{{ ti.task_id }}" in json.dumps(notifier.blocks)
+
+
+def test_exception_text_carries_no_quoted_value_or_email():
+    summary = exception_summary(RuntimeError(f"Cannot cast '{EMAIL}' to DECIMAL; row from {EMAIL} \"x@y\""))
+    assert "jane.doe" not in summary and "x@y" not in summary
+    assert summary.startswith("RuntimeError: Cannot cast '…' to DECIMAL")
 
 
 def test_exception_text_is_cut_and_carries_no_credentials():

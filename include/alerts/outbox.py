@@ -1,0 +1,155 @@
+"""A durable outbox for Slack messages that could not be posted: one JSON object per message, deleted once posted.
+
+Task-failure notices are parked here when the webhook is down and posted later by the next `alert_rejects` task
+or the next failure callback. The outbox lives under an S3 prefix (`LAKEHOUSE_ALERT_OUTBOX`, default
+`s3://<warehouse bucket>/_ops/alert_outbox/`): the local object store and AWS alike, and reachable from any Astro
+worker, unlike a worker's disk. When S3 itself is unreachable the message falls back to a local directory
+(`LAKEHOUSE_ALERT_OUTBOX_FALLBACK`, default `<LAKEHOUSE_HOME>/alert_outbox`), drained the same way.
+
+Each message is stored under a name derived from its notice id, so parking the same notice twice keeps one copy;
+a parked message is deleted right after the webhook accepted it, so it is posted once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlparse
+
+log = logging.getLogger(__name__)
+
+
+def record_name(notice_id: str) -> str:
+    return hashlib.sha256(notice_id.encode("utf-8")).hexdigest()[:40] + ".json"
+
+
+def _record(notice_id: str, message: dict) -> bytes:
+    doc = {"notice_id": notice_id, "parked_at": datetime.now(timezone.utc).isoformat(), "message": message}
+    return json.dumps(doc, ensure_ascii=False).encode("utf-8")
+
+
+class DirOutbox:
+    """An outbox in a local directory: files written whole (temp file, then rename)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.uri = self.path.as_uri()
+
+    def put(self, notice_id: str, message: dict) -> str:
+        self.path.mkdir(parents=True, exist_ok=True)
+        target = self.path / record_name(notice_id)
+        tmp = target.with_suffix(".tmp")
+        tmp.write_bytes(_record(notice_id, message))
+        os.chmod(tmp, 0o600)
+        tmp.replace(target)
+        return target.name
+
+    def pending(self) -> list[tuple[str, dict]]:
+        if not self.path.is_dir():
+            return []
+        records = [(p.name, json.loads(p.read_bytes())) for p in self.path.glob("*.json")]
+        return sorted(records, key=lambda r: r[1]["parked_at"])
+
+    def remove(self, name: str) -> None:
+        (self.path / name).unlink(missing_ok=True)
+
+
+class S3Outbox:
+    """An outbox under an S3 prefix, through the project's S3 client (local store or AWS)."""
+
+    def __init__(self, bucket: str, prefix: str, client=None):
+        self.bucket, self.prefix = bucket, prefix.strip("/") + "/"
+        self.uri = f"s3://{bucket}/{self.prefix}"
+        self._client = client
+
+    @property
+    def client(self):
+        if self._client is None:
+            from include.settings import s3_client
+
+            self._client = s3_client()
+        return self._client
+
+    def put(self, notice_id: str, message: dict) -> str:
+        name = record_name(notice_id)
+        self.client.put_object(Bucket=self.bucket, Key=self.prefix + name, Body=_record(notice_id, message),
+                               ContentType="application/json")
+        return name
+
+    def pending(self) -> list[tuple[str, dict]]:
+        records = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):
+            for obj in page.get("Contents", []):
+                name = obj["Key"][len(self.prefix):]
+                if "/" in name or not name.endswith(".json"):
+                    continue
+                body = self.client.get_object(Bucket=self.bucket, Key=obj["Key"])["Body"].read()
+                records.append((name, json.loads(body)))
+        return sorted(records, key=lambda r: r[1]["parked_at"])
+
+    def remove(self, name: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self.prefix + name)
+
+
+def outbox_from_uri(uri: str):
+    parsed = urlparse(uri)
+    if parsed.scheme == "s3":
+        return S3Outbox(parsed.netloc, parsed.path)
+    if parsed.scheme == "file":
+        return DirOutbox(Path(parsed.path))
+    raise ValueError(f"alert outbox must be an s3:// or file:// URI, not {uri!r}")
+
+
+def configured_outboxes() -> list:
+    """The primary outbox, then the local fallback; read from the environment on every call."""
+    from include.settings import get_settings
+
+    settings = get_settings()
+    primary = os.environ.get("LAKEHOUSE_ALERT_OUTBOX") or f"s3://{settings.warehouse_bucket}/_ops/alert_outbox/"
+    fallback = os.environ.get("LAKEHOUSE_ALERT_OUTBOX_FALLBACK") or (settings.home / "alert_outbox").as_uri()
+    return [outbox_from_uri(primary), outbox_from_uri(fallback)]
+
+
+class OutboxError(RuntimeError):
+    """No outbox could keep the message: it is lost unless the log is read."""
+
+
+def park(outboxes: list, notice_id: str, message: dict) -> str:
+    """Store `message` in the first outbox that takes it; return that outbox's URI."""
+    for outbox in outboxes:
+        try:
+            outbox.put(notice_id, message)
+            return outbox.uri
+        except Exception as exc:  # S3 down or a read-only disk: try the next one
+            log.warning("alert outbox %s refused a message: %s", outbox.uri, type(exc).__name__)
+    raise OutboxError(f"no alert outbox could keep notice {notice_id}")
+
+
+def drain(outboxes: list, send: Callable[[dict], None]) -> int:
+    """Post every parked message, oldest first, deleting each right after `send` returned; return how many.
+
+    `send` raises when the webhook does not accept a message: that message and the rest stay for the next drain.
+    An outbox that cannot be listed is skipped; its error is raised after the others were drained.
+    """
+    sent, failure = 0, None
+    for outbox in outboxes:
+        try:
+            records = outbox.pending()
+        except Exception as exc:
+            log.warning("alert outbox %s could not be read: %s", outbox.uri, type(exc).__name__)
+            failure = failure or exc
+            continue
+        for name, record in records:
+            send(record["message"])
+            outbox.remove(name)
+            sent += 1
+    if sent:
+        log.info("alert outbox: %d parked notices delivered", sent)
+    if failure is not None:
+        raise failure
+    return sent
