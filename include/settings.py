@@ -8,16 +8,27 @@ see `.env.example` and `docs/deploy.md`.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("assets", "clients", "transactions")
+# What `.env.example` holds where a secret goes; `python -m include.stack up` replaces it when it creates `.env`.
+PLACEHOLDER = "<generate>"
+# An airlift duration, the form Trino's catalog properties take (e.g. `7d`, `12h`, `0s`).
+DURATION = re.compile(r"^\d+(\.\d+)?\s*(ns|us|ms|s|m|h|d)$")
+
+
+def env_file_path() -> Path:
+    """The `.env` in use: LAKEHOUSE_ENV_FILE, or `.env` at the checkout's root."""
+    return Path(os.environ.get("LAKEHOUSE_ENV_FILE", REPO_ROOT / ".env"))
 
 
 def load_dotenv(path: Path | None = None) -> None:
     """Copy `KEY=value` lines of `.env` into os.environ without overriding what is already set."""
-    path = path or Path(os.environ.get("LAKEHOUSE_ENV_FILE", REPO_ROOT / ".env"))
+    path = path or env_file_path()
     if not path.is_file():
         return
     for raw in path.read_text().splitlines():
@@ -28,8 +39,30 @@ def load_dotenv(path: Path | None = None) -> None:
         os.environ.setdefault(key.strip(), value.strip().strip("'\""))
 
 
+def refuse_placeholders(environ: dict[str, str] | None = None) -> None:
+    """Stop when a setting still holds `<generate>` (e.g. `.env.example` copied by hand): it is no secret.
+
+    The message names the keys, never their values.
+    """
+    environ = os.environ if environ is None else environ
+    keys = sorted(k for k, v in environ.items() if v.strip().strip("'\"") == PLACEHOLDER)
+    if keys:
+        raise SystemExit(
+            f"{', '.join(keys)} still {'holds' if len(keys) == 1 else 'hold'} the placeholder {PLACEHOLDER} "
+            f"(in {env_file_path()} or the environment): put a real secret there, or delete the line and run "
+            "`python -m include.stack up` to generate one"
+        )
+
+
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
+
+
+def _duration(name: str, default: str) -> str:
+    raw = os.environ.get(name, default).strip()
+    if not DURATION.match(raw):
+        raise SystemExit(f"setting {name}={raw!r} is not a duration such as 7d, 12h or 0s")
+    return raw
 
 
 def _int(name: str, default: int) -> int:
@@ -77,6 +110,9 @@ class Settings:
     trino_heap: str = field(default_factory=lambda: _env("TRINO_HEAP", "6G"))
     trino_version: str = field(default_factory=lambda: _env("TRINO_VERSION", "476"))
     raw_schema: str = field(default_factory=lambda: _env("RAW_SCHEMA", "lakehouse"))
+    # The catalog's floor for `expire_snapshots` and `remove_orphan_files` (Trino's own default is 7d). A session
+    # can lower it for itself with `SET SESSION <catalog>.expire_snapshots_min_retention = '0s'` (tests do).
+    iceberg_min_retention: str = field(default_factory=lambda: _duration("LAKEHOUSE_ICEBERG_MIN_RETENTION", "7d"))
 
     # The Iceberg catalog the loader writes through (pyiceberg); Trino's catalog must be the same one.
     iceberg_catalog_name: str = field(default_factory=lambda: _env("ICEBERG_CATALOG_NAME", "iceberg"))
@@ -90,6 +126,9 @@ class Settings:
     airflow_fernet_key: str = field(default_factory=lambda: _env("AIRFLOW_FERNET_KEY", ""), repr=False)
     airflow_jwt_secret: str = field(default_factory=lambda: _env("AIRFLOW_JWT_SECRET", ""), repr=False)
     airflow_api_secret_key: str = field(default_factory=lambda: _env("AIRFLOW_API_SECRET_KEY", ""), repr=False)
+    # The local Airflow's one user (SimpleAuthManager): the UI login and the REST API's token request.
+    airflow_admin_user: str = field(default_factory=lambda: _env("AIRFLOW_ADMIN_USER", "admin"))
+    airflow_admin_password: str = field(default_factory=lambda: _env("AIRFLOW_ADMIN_PASSWORD", ""), repr=False)
     slack_webhook_url: str = field(default_factory=lambda: _env("SLACK_WEBHOOK_URL", ""), repr=False)
 
     @property
@@ -99,12 +138,16 @@ class Settings:
         parsed = urlparse(self.s3_endpoint_url)
         return parsed.hostname or "127.0.0.1", parsed.port or (443 if parsed.scheme == "https" else 80)
 
+    def pg_sqlalchemy_url(self, database: str) -> str:
+        """A SQLAlchemy URL for one of the stack's databases; user and password are escaped (`@:/%#?` are legal)."""
+        return (
+            f"postgresql+psycopg2://{quote(self.pg_user, safe='')}:{quote(self.pg_password, safe='')}"
+            f"@{self.pg_host}:{self.pg_port}/{quote(database, safe='')}"
+        )
+
     @property
     def catalog_sqlalchemy_url(self) -> str:
-        return (
-            f"postgresql+psycopg2://{self.pg_user}:{self.pg_password}"
-            f"@{self.pg_host}:{self.pg_port}/{self.pg_catalog_db}"
-        )
+        return self.pg_sqlalchemy_url(self.pg_catalog_db)
 
     @property
     def warehouse_uri(self) -> str:
@@ -144,6 +187,7 @@ class Settings:
 
 def get_settings() -> Settings:
     load_dotenv()
+    refuse_placeholders()
     return Settings()
 
 

@@ -14,6 +14,11 @@ from include.stack.process import StackError, port_open, read_pid, spawn, stop_p
 
 NAME = "airflow"
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+# The scheduler and triggerer would each start a log server on every interface (Airflow has no bind option for
+# it). Tasks run on this machine and write their logs under AIRFLOW_HOME, where the api-server reads them, so the
+# log servers are not needed.
+COMPONENT_ARGS = {"api-server": ["--workers", "1"], "scheduler": ["--skip-serve-logs"],
+                  "triggerer": ["--skip-serve-logs"]}
 AWS_CONN_ID = "aws_lakehouse"
 TRINO_CONN_ID = "trino_lakehouse"
 SLACK_CONN_ID = "slack_alerts"
@@ -46,8 +51,6 @@ def connections(settings: Settings) -> dict[str, dict]:
 def airflow_env(settings: Settings) -> dict[str, str]:
     """Environment for every Airflow process: config, and connections as AIRFLOW_CONN_* (never written to disk)."""
     home = settings.home / "airflow"
-    pg = (f"postgresql+psycopg2://{settings.pg_user}:{settings.pg_password}@{settings.pg_host}:{settings.pg_port}/"
-          f"{settings.pg_airflow_db}")
     env = {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
@@ -57,8 +60,12 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__FERNET_KEY": settings.airflow_fernet_key,
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{settings.airflow_port}/execution/",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg,
+        # One named admin whose password comes from .env (see `write_passwords_file`). All-admins mode is off
+        # explicitly, so an AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS inherited from the shell cannot open the API.
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{settings.airflow_admin_user}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file(settings)),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": settings.pg_sqlalchemy_url(settings.pg_airflow_db),
         "AIRFLOW__API__HOST": settings.bind_host,
         "AIRFLOW__API__PORT": str(settings.airflow_port),
         "AIRFLOW__API__BASE_URL": f"http://localhost:{settings.airflow_port}",
@@ -76,6 +83,44 @@ def airflow_env(settings: Settings) -> dict[str, str]:
     for conn_id, conn in connections(settings).items():
         env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
     return env
+
+
+def passwords_file(settings: Settings) -> Path:
+    return settings.home / "airflow" / "simple_auth_manager_passwords.json"
+
+
+def write_passwords_file(settings: Settings) -> Path:
+    """SimpleAuthManager's password file, written from .env before Airflow starts (owner-only: it is plaintext).
+
+    Written every start, so a password changed in .env takes effect on the next `up`, and Airflow never generates
+    one of its own (which it would print to its log).
+    """
+    path = passwords_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps({settings.airflow_admin_user: settings.airflow_admin_password}) + "\n")
+    return path
+
+
+def api_token(settings: Settings, timeout: float = 30) -> str:
+    """A bearer token for Airflow's REST API (`Authorization: Bearer <token>`), for the admin user in .env."""
+    import urllib.error
+    import urllib.request
+
+    body = json.dumps({"username": settings.airflow_admin_user, "password": settings.airflow_admin_password}).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{settings.airflow_port}/auth/token", data=body,
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
+            return json.load(resp)["access_token"]
+    except urllib.error.HTTPError as exc:
+        problem = f"POST /auth/token answered {exc.code}"
+        if exc.code == 401:
+            problem += (f": user {settings.airflow_admin_user!r} was refused; check AIRFLOW_ADMIN_PASSWORD in .env "
+                        "and restart Airflow if it changed")
+        raise StackError(NAME, settings.airflow_port, None, problem) from None
 
 
 def airflow_bin() -> str:
@@ -98,8 +143,9 @@ class Airflow:
         return self.s.home / "logs" / f"airflow-{component}.log"
 
     def env(self) -> dict[str, str]:
-        if not self.s.airflow_fernet_key or not self.s.airflow_jwt_secret:
-            raise StackError(NAME, self.port, None, "AIRFLOW_FERNET_KEY / AIRFLOW_JWT_SECRET are empty; run `up`")
+        if not self.s.airflow_fernet_key or not self.s.airflow_jwt_secret or not self.s.airflow_admin_password:
+            raise StackError(NAME, self.port, None,
+                             "AIRFLOW_FERNET_KEY / AIRFLOW_JWT_SECRET / AIRFLOW_ADMIN_PASSWORD are empty; run `up`")
         return {**os.environ, **airflow_env(self.s)}
 
     def running(self) -> bool:
@@ -123,11 +169,10 @@ class Airflow:
         if "api-server" in missing and port_open("127.0.0.1", self.port):
             raise StackError(NAME, self.port, self.log, "port is already in use by another process; set AIRFLOW_PORT")
         self.migrate()
+        write_passwords_file(self.s)
         env = self.env()
         for component in missing:
-            cmd = [airflow_bin(), component]
-            if component == "api-server":
-                cmd += ["--workers", "1"]
+            cmd = [airflow_bin(), component, *COMPONENT_ARGS.get(component, [])]
             spawn(cmd, self._log(component), self._pid_file(component), cwd=REPO_ROOT, env=env)
         if not wait_until(self._healthy, 180, alive=lambda: all(read_pid(self._pid_file(c)) for c in COMPONENTS)):
             dead = [c for c in COMPONENTS if not read_pid(self._pid_file(c))]

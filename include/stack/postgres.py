@@ -148,7 +148,10 @@ class Postgres:
         self.log.touch()
         self._chown(self.log)
         result = subprocess.run(
-            self._cmd(str(pg_bin("pg_ctl")), "start", "-D", str(self.data_dir), "-l", str(self.log), "-w", "-t", "60"),
+            # listen_addresses on the command line wins over postgresql.conf, so a cluster made by an older
+            # version (or a hand-edited conf) still listens on the bind address only.
+            self._cmd(str(pg_bin("pg_ctl")), "start", "-D", str(self.data_dir), "-l", str(self.log), "-w", "-t", "60",
+                      "-o", f"-c listen_addresses='{self.s.bind_host}'"),
             capture_output=True, text=True,
         )
         if result.returncode != 0 or not wait_until(lambda: port_open(self.s.pg_host, self.port), 30):

