@@ -36,7 +36,24 @@ class TrinoJWTHttpsProfileMapping(TrinoJWTProfileMapping):
     airflow_param_mapping = {**TrinoJWTProfileMapping.airflow_param_mapping, "http_scheme": "extra.protocol"}
 
 
-MAPPINGS = {"none": TrinoNoAuthProfileMapping, "ldap": TrinoLDAPHttpsProfileMapping, "jwt": TrinoJWTHttpsProfileMapping}
+class TrinoGalaxyProfileMapping(TrinoLDAPHttpsProfileMapping):
+    """Starburst Galaxy: user `<email>/<role>` and password, always HTTPS on 443 (Galaxy serves nothing else).
+
+    The password still reaches dbt only as an env_var() reference (Cosmos's `secret_fields`), like dbt's
+    `galaxy` target in dbt/lakehouse/profiles.yml, which this mapping matches.
+    """
+
+    @property
+    def profile(self) -> dict[str, Any]:
+        return {**super().profile, "http_scheme": "https", "port": self.conn.port or 443}
+
+
+MAPPINGS = {
+    "none": TrinoNoAuthProfileMapping,
+    "ldap": TrinoLDAPHttpsProfileMapping,
+    "jwt": TrinoJWTHttpsProfileMapping,
+    "galaxy": TrinoGalaxyProfileMapping,
+}
 
 
 def profile_mapping(auth: str) -> type[TrinoBaseProfileMapping]:
