@@ -1,16 +1,26 @@
-"""The raw Iceberg tables: created on first load, widened when a delivery brings a column the contract lacks."""
+"""The raw Iceberg tables: created on first load, widened when a delivery brings a column the contract lacks,
+and written one landing file per snapshot, streamed into data files so memory stays bounded."""
 
 from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Iterable
 
 import pyarrow as pa
 
 from include.ingestion.contract import COLUMNS
 
-# The ledger: each load commit records its file here, in the Iceberg snapshot summary, atomically with its rows.
+# Each load commit names its file in the Iceberg snapshot summary, atomically with its rows. The ingest ledger
+# (include/ingestion/ledger.py) is the record that decides; these let it be repaired after a crash.
 SUMMARY_FILE = "lakehouse.source-file"
+SUMMARY_KEY = "lakehouse.source-key"
 SUMMARY_ETAG = "lakehouse.source-etag"
 SUMMARY_ROWS = "lakehouse.source-rows"
 SUMMARY_BATCH = "lakehouse.batch-id"
+
+# Arrow bytes buffered per data file: one file's worth is all the loader holds beside the reader's batch.
+DATA_FILE_TARGET_BYTES = 64 << 20
 
 
 def catalog(settings):
@@ -41,30 +51,34 @@ TABLE_PROPERTIES = {"write.parquet.compression-codec": "zstd", "commit.retry.num
 
 
 def ensure_table(cat, namespace: str, source: str):
+    return ensure_iceberg_table(cat, (namespace, source), iceberg_schema(source), TABLE_PROPERTIES)
+
+
+def ensure_iceberg_table(cat, identifier: tuple[str, str], schema, properties: dict[str, str]):
+    """Load the table, creating it (and its namespace) if missing; racing creators both end up with it."""
     from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError, TableAlreadyExistsError
 
-    identifier = (namespace, source)
     try:
         table = cat.load_table(identifier)
     except NoSuchTableError:
         pass
     else:
-        if any(table.properties.get(k) != v for k, v in TABLE_PROPERTIES.items()):
+        if any(table.properties.get(k) != v for k, v in properties.items()):
             with table.transaction() as tx:
-                tx.set_properties(TABLE_PROPERTIES)
+                tx.set_properties(properties)
         return table
     # Racing loaders may both create; the SQL catalog reports the loser as a unique-key violation.
     try:
-        cat.create_namespace(namespace)
+        cat.create_namespace(identifier[0])
     except Exception as exc:  # noqa: BLE001
-        if not isinstance(exc, NamespaceAlreadyExistsError) and not cat.namespace_exists(namespace):
+        if not isinstance(exc, NamespaceAlreadyExistsError) and not cat.namespace_exists(identifier[0]):
             raise
     try:
-        return cat.create_table(identifier, schema=iceberg_schema(source), properties=TABLE_PROPERTIES)
+        return cat.create_table(identifier, schema=schema, properties=properties)
     except Exception as exc:  # noqa: BLE001
         if not isinstance(exc, TableAlreadyExistsError) and not cat.table_exists(identifier):
             raise
-        return ensure_table(cat, namespace, source)
+        return ensure_iceberg_table(cat, identifier, schema, properties)
 
 
 def add_extra_columns(table, names: list[str]):
@@ -81,23 +95,78 @@ def add_extra_columns(table, names: list[str]):
     return table
 
 
-def loaded_files(table) -> set[tuple[str, str]]:
-    """(file, etag) pairs committed so far, read from the snapshot summaries of the table's history."""
-    seen = set()
-    for snapshot in table.metadata.snapshots:
-        summary = snapshot.summary
-        if summary is not None and summary.get(SUMMARY_FILE):
-            seen.add((summary.get(SUMMARY_FILE), summary.get(SUMMARY_ETAG)))
-    return seen
-
-
-def conform(data: pa.Table, table) -> pa.Table:
+def conform(data: pa.RecordBatch, arrow_schema: pa.Schema) -> pa.RecordBatch:
     """Arrange `data` in the table's column order, with nulls for columns this file did not deliver."""
-    arrow_schema = table.schema().as_arrow()
     columns = []
     for field in arrow_schema:
-        if field.name in data.column_names:
+        if field.name in data.schema.names:
             columns.append(data.column(field.name).cast(field.type))
         else:
             columns.append(pa.nulls(data.num_rows, field.type))
-    return pa.table(columns, schema=arrow_schema)
+    return pa.RecordBatch.from_arrays(columns, schema=arrow_schema)
+
+
+def write_data_files(table, batches: Iterable[pa.RecordBatch], target_bytes: int = DATA_FILE_TARGET_BYTES) -> list:
+    """Write conformed batches as Parquet data files of the table, one file per `target_bytes` of Arrow data.
+
+    pyiceberg's own streaming append hands every chunk to a thread pool at once (so a big file is held whole);
+    here one chunk is written before the next is read. Nothing is committed: the caller commits the files.
+    """
+    from pyiceberg.io.pyarrow import pyarrow_to_schema, write_file
+    from pyiceberg.table import WriteTask
+
+    metadata = table.metadata
+    task_schema = pyarrow_to_schema(table.schema().as_arrow(), name_mapping=metadata.schema().name_mapping,
+                                    format_version=metadata.format_version)
+    write_uuid, counter = uuid.uuid4(), itertools.count()
+    files: list = []
+    buffer: list[pa.RecordBatch] = []
+
+    def flush() -> None:
+        task = WriteTask(write_uuid=write_uuid, task_id=next(counter), schema=task_schema, record_batches=buffer)
+        files.extend(write_file(table.io, metadata, iter([task])))
+
+    try:
+        size = 0
+        for batch in batches:
+            buffer.append(batch)
+            size += batch.nbytes
+            if size >= target_bytes:
+                flush()
+                buffer, size = [], 0
+        if buffer:
+            flush()
+    except BaseException:
+        delete_data_files(table, files)
+        raise
+    return files
+
+
+def delete_data_files(table, files: list) -> None:
+    """Best effort: files never committed are orphans; remove_orphan_files would get them later anyway."""
+    for data_file in files:
+        try:
+            table.io.delete(data_file.file_path)
+        except Exception:  # noqa: BLE001, S110 - cleanup only
+            pass
+
+
+def commit_data_files(table, files: list, properties: dict[str, str]) -> int:
+    """One snapshot holding all of a landing file's data files; returns its id. Raises CommitFailedException
+    if another writer committed since `table` was loaded (the table has no automatic retry)."""
+    tx = table.transaction()
+    with tx.update_snapshot(snapshot_properties=properties).fast_append() as append:
+        for data_file in files:
+            append.append_data_file(data_file)
+    committed = tx.commit_transaction()
+    return committed.metadata.current_snapshot_id
+
+
+def ancestors(table) -> list:
+    """The current snapshot and its parents still in the metadata (expired ones are gone), newest first."""
+    chain, snapshot = [], table.current_snapshot()
+    while snapshot is not None:
+        chain.append(snapshot)
+        parent = snapshot.parent_snapshot_id
+        snapshot = table.metadata.snapshot_by_id(parent) if parent is not None else None
+    return chain
