@@ -55,6 +55,21 @@ def rejected_files(settings: Settings) -> list[dict]:
     return docs
 
 
+def reconciliation(settings: Settings) -> list[str]:
+    """Per landing day: delivered = loaded + quarantined + reported (include/ingestion/reconcile.py)."""
+    from include.ingestion.ledger import landing_day
+    from include.ingestion.raw_tables import catalog
+    from include.ingestion.reconcile import reconcile_day
+
+    try:
+        client, cat, days = s3_client(settings), catalog(settings), set()
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=settings.landing_bucket):
+            days |= {landing_day(o["Key"]) for o in page.get("Contents", [])} - {None}
+        return [reconcile_day(day, settings, client, cat).line() for day in sorted(days)]
+    except Exception as exc:  # noqa: BLE001 - the report shows what it cannot compute
+        return [f"unavailable ({exc})"]
+
+
 def alerts_delivered(settings: Settings) -> dict[str, int]:
     path = settings.home / "webhook" / "messages.jsonl"
     kinds: dict[str, int] = {}
@@ -81,6 +96,8 @@ def render(settings: Settings | None = None, dbt_results: Path | None = None, ru
     files = rejected_files(settings)
     lines.append(f"rejected files (quarantined): {len(files)}")
     lines += [f"  {d['key']}: {d['reason']} ({d.get('detail', '')})" for d in files]
+    lines.append("reconciliation per landing day (delivered = loaded + quarantined + reported):")
+    lines += [f"  {line}" for line in reconciliation(settings)]
     if dbt_results and dbt_results.exists():
         counts = summarise(dbt_results)
         tests = {k.removeprefix("test_"): v for k, v in counts.items() if k.startswith("test_")}

@@ -22,7 +22,7 @@ from include.ingestion.raw_tables import SUMMARY_ETAG, SUMMARY_FILE, SUMMARY_KEY
 LEDGER_TABLE = "ingest_ledger"
 LOADED, QUARANTINED, REPORTED = "loaded", "quarantined", "reported"
 # Racing loaders may record one object twice; its state is the strongest of its rows.
-_PRECEDENCE = {LOADED: 3, QUARANTINED: 2, REPORTED: 1}
+PRECEDENCE = {LOADED: 3, QUARANTINED: 2, REPORTED: 1}
 # Small appends, one per run: merging manifests keeps reading the ledger cheap between maintenance runs.
 LEDGER_PROPERTIES = {"write.parquet.compression-codec": "zstd", "commit.manifest-merge.enabled": "true"}
 _DAY = re.compile(r"(?:^|/)dt=(\d{4}-\d{2}-\d{2})(?:/|$)")
@@ -95,7 +95,7 @@ class Ledger:
 
     def status(self, key: str, etag: str) -> str | None:
         rows = self._rows.get((key, etag))
-        return max((r[0] for r in rows), key=_PRECEDENCE.__getitem__) if rows else None
+        return max((r[0] for r in rows), key=PRECEDENCE.__getitem__) if rows else None
 
     def recorded_snapshots(self, source: str) -> set[int]:
         return self._snapshots.get(source, set())
