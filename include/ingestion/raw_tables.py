@@ -106,7 +106,7 @@ def conform(data: pa.RecordBatch, arrow_schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, schema=arrow_schema)
 
 
-def write_data_files(table, batches: Iterable[pa.RecordBatch], target_bytes: int = DATA_FILE_TARGET_BYTES) -> list:
+def write_data_files(table, batches: Iterable[pa.RecordBatch], target_bytes: int | None = None) -> list:
     """Write conformed batches as Parquet data files of the table, one file per `target_bytes` of Arrow data.
 
     pyiceberg's own streaming append hands every chunk to a thread pool at once (so a big file is held whole);
@@ -115,6 +115,7 @@ def write_data_files(table, batches: Iterable[pa.RecordBatch], target_bytes: int
     from pyiceberg.io.pyarrow import pyarrow_to_schema, write_file
     from pyiceberg.table import WriteTask
 
+    target_bytes = target_bytes or DATA_FILE_TARGET_BYTES
     metadata = table.metadata
     task_schema = pyarrow_to_schema(table.schema().as_arrow(), name_mapping=metadata.schema().name_mapping,
                                     format_version=metadata.format_version)

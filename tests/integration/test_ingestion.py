@@ -143,40 +143,82 @@ def test_two_concurrent_loaders_load_each_file_once(s3, lake, trino):
 
 
 BROKEN = {
-    "transactions/dt=2026-11-20/empty.csv": (b"", "empty file"),
-    "transactions/dt=2026-11-20/header-only.csv": (b"transaction_id,amount\r\n", "no data rows"),
-    "transactions/dt=2026-11-20/truncated.csv.gz": (gzip.compress(b"transaction_id\nT1\nT2\n")[:-6], "truncated gzip"),
-    "transactions/dt=2026-11-20/not-parquet.parquet": (b"transaction_id\nT1\n", "not a readable Parquet"),
-    "transactions/dt=2026-11-20/wrong-header.csv": (b"client_id,amount\nC1,5\n", "missing key column 'transaction_id'"),
+    "transactions/dt=2026-11-20/empty.csv": (b"", "empty_file"),
+    "transactions/dt=2026-11-20/header-only.csv": (b"transaction_id,amount\r\n", "header_only"),
+    "transactions/dt=2026-11-20/truncated.csv.gz": (gzip.compress(b"transaction_id\nT1\nT2\n")[:-6],
+                                                    "not_declared_format"),
+    "transactions/dt=2026-11-20/not-parquet.parquet": (b"transaction_id\nT1\n", "not_declared_format"),
+    "transactions/dt=2026-11-20/wrong-header.csv": (b"client_id,amount\nC1,5\n", "missing_key_column"),
     "transactions/dt=2026-11-20/no-header.csv": (b"T1,C1,5\nT2,C2,6\n", "no_header"),
-    "transactions/dt=2026-11-20/ragged.csv": (b"transaction_id,amount\nT1,5\nT2\n", "malformed CSV"),
+    "transactions/dt=2026-11-20/ragged.csv": (b"transaction_id,amount\nT1,5\nT2\n", "malformed_csv"),
     "transactions/dt=2026-11-20/latin1.csv": ("transaction_id,client_id\nT1,Müller\n".encode("latin-1"),
-                                              "not valid UTF-8"),
-    "transactions/loose-file.csv": (b"transaction_id\nT1\n", "does not follow"),
-    "transactions/dt=2026-11-20/notes.json": (b"{}", "unsupported file type"),
+                                              "bad_encoding"),
+    # Headers that crashed the loader or poisoned the raw table for every later query.
+    "transactions/dt=2026-11-20/meta-column.csv": (b"transaction_id,_source_file\nT1,x\n", "bad_header"),
+    "transactions/dt=2026-11-20/dotted.csv": (b"transaction_id,fee.eur\nT1,1\n", "bad_header"),
+    "transactions/dt=2026-11-20/hidden.csv": (b"transaction_id,$path\nT1,1\n", "bad_header"),
+    # Keys outside the contract: quarantined, never skipped or loaded.
+    "transactions/loose-file.csv": (b"transaction_id\nT1\n", "bad_layout"),
+    "transactions/dt=2026-11-20/deeper/x.csv": (b"transaction_id\nT1\n", "bad_layout"),
+    "transactions/dt=2026-11-20/notes.json": (b"{}", "unsupported_format"),
+    "transactions/dt=2026-02-30/a.csv": (b"transaction_id\nT1\n", "bad_date"),
+    "trades/dt=2026-11-20/a.csv": (b"transaction_id\nT1\n", "unknown_source"),
 }
+MARKERS = ["transactions/", "transactions/dt=2026-11-20/"]
 
 
-def test_broken_files_are_quarantined_with_a_reason_and_good_files_still_load(s3, lake, trino):
+def test_every_object_ends_loaded_quarantined_or_reported_and_good_files_still_load(s3, lake, trino):
     for key, (body, _) in BROKEN.items():
         put(s3, lake, key, body)
-    put(s3, lake, "transactions/dt=2026-11-20/good.csv", csv_bytes(TX_HEADER, [tx_row("T1"), tx_row("T2")]))
+    for key in MARKERS:
+        put(s3, lake, key, b"")
+    good = {"transactions/dt=2026-11-20/good.csv": csv_bytes(TX_HEADER, [tx_row("T1"), tx_row("T2")]),
+            # CR-only line ends crashed the loader; they are valid line ends.
+            "transactions/dt=2026-11-20/zz-cr-only.csv": csv_bytes(TX_HEADER, [tx_row("T3")]).replace(b"\r\n", b"\r")}
+    for key, body in good.items():
+        put(s3, lake, key, body)
     report = load(lake)
 
     by_key = {f.key: f for f in report.files}
-    assert by_key["transactions/dt=2026-11-20/good.csv"].status == "loaded"
-    for key, (_, reason) in BROKEN.items():
-        assert by_key[key].status == "rejected" and reason in by_key[key].reason, (key, by_key[key])
+    assert [(by_key[k].status, by_key[k].rows) for k in good] == [("loaded", 2), ("loaded", 1)]
+    for key, (body, code) in BROKEN.items():
+        assert (by_key[key].status, by_key[key].code) == ("quarantined", code), by_key[key]
         etag = by_key[key].etag
         doc = json.loads(s3.get_object(Bucket=lake.quarantine_bucket, Key=f"{key}.{etag}.reason.json")["Body"].read())
-        assert doc["key"] == key and reason in f"{doc['reason']}: {doc['detail']}"
-        quarantined = s3.get_object(Bucket=lake.quarantine_bucket, Key=f"{key}.{etag}")["Body"].read()
-        assert quarantined == BROKEN[key][0]
-        assert s3.get_object(Bucket=lake.landing_bucket, Key=key)["Body"].read() == BROKEN[key][0], "landing keeps it"
-    assert query(trino, f"select count(*) from {lake.trino_catalog}.{lake.raw_schema}.transactions") == [[2]]
-    # Rejections are recorded once: the next run reports them as skipped, not rejected again.
+        assert doc["key"] == key and doc["reason"] == code
+        assert s3.get_object(Bucket=lake.quarantine_bucket, Key=f"{key}.{etag}")["Body"].read() == body
+        assert s3.get_object(Bucket=lake.landing_bucket, Key=key)["Body"].read() == body, "landing keeps it"
+    assert [(by_key[k].status, by_key[k].code) for k in MARKERS] == [("reported", "folder_marker")] * 2
+    assert len(report.files) == len(BROKEN) + len(MARKERS) + len(good), "every object is accounted for"
+    table = f"{lake.trino_catalog}.{lake.raw_schema}"
+    assert query(trino, f"select count(*) from {table}.transactions") == [[3]]
+    assert query(trino, f"select status, count(*) from {table}.ingest_ledger group by 1 order by 1") == [
+        ["loaded", 2], ["quarantined", len(BROKEN)], ["reported", len(MARKERS)]]
+    # Decisions are recorded once: the next run finds every object decided.
     again = load(lake)
-    assert again.count("rejected") == 0 and again.count("skipped") == len(BROKEN) + 1
+    assert again.count("skipped") == len(report.files) and again.count("rejected") == 0
+
+
+def test_a_file_past_the_limits_is_quarantined_as_too_large_and_nothing_of_it_is_committed(s3, lake, trino,
+                                                                                          monkeypatch):
+    import include.ingestion.raw_tables as raw_tables
+    from include.ingestion.readers import ReadLimits
+
+    # Tiny batches and data files, so the limit strikes after some data files of the file were written.
+    monkeypatch.setattr(raw_tables, "DATA_FILE_TARGET_BYTES", 1)
+    rows = [tx_row(f"T{i}") for i in range(400)]
+    put(s3, lake, "transactions/dt=2026-11-20/big.csv", csv_bytes(TX_HEADER, rows))
+    put(s3, lake, "transactions/dt=2026-11-20/bomb.csv.gz", gzip.compress(b"transaction_id\n" + b"T\n" * 200_000))
+    put(s3, lake, "transactions/dt=2026-11-20/small.csv", csv_bytes(TX_HEADER, rows[:100]))
+    limits = ReadLimits(max_rows=300, max_inflated_bytes=100_000, batch_bytes=8 << 10)
+    report = load(lake, limits=limits)
+    assert [(f.key.rsplit("/", 1)[1], f.status, f.code, f.rows) for f in report.files] == [
+        ("big.csv", "quarantined", "too_large", 0), ("bomb.csv.gz", "quarantined", "too_large", 0),
+        ("small.csv", "loaded", None, 100)]
+    assert query(trino, f"select count(*) from {lake.trino_catalog}.{lake.raw_schema}.transactions") == [[100]]
+    # The loaded file is one snapshot made of several data files: atomic, whatever its size.
+    snapshot = catalog(lake).load_table((lake.raw_schema, "transactions")).current_snapshot()
+    assert int(snapshot.summary["added-data-files"]) > 1 and snapshot.summary["added-records"] == "100"
 
 
 def test_raw_row_count_equals_data_rows_in_the_files(s3, lake, trino):
