@@ -1,0 +1,81 @@
+"""The Starburst Galaxy profile, rendered with placeholder values: dbt's `galaxy` target and the Cosmos mapping
+agree (password auth over HTTPS on 443), and the password reaches neither a rendered profile nor a log."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import pytest
+import yaml
+
+from include.pipeline.config import DBT_PROJECT_DIR
+
+SECRET = "placeholder-not-a-real-galaxy-password-7f3c"
+HOST = "acme-lakehouse.trino.galaxy.starburst.io"
+USER = "ana@example.com/accountadmin"
+CATALOG = "lake_iceberg"
+
+
+def _raw_galaxy_target() -> dict:
+    return yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text())["lakehouse"]["outputs"]["galaxy"]
+
+
+@pytest.fixture()
+def galaxy_env(monkeypatch):
+    for name, value in {"TRINO_HOST": HOST, "TRINO_USER": USER, "TRINO_PASSWORD": SECRET,
+                        "TRINO_CATALOG": CATALOG}.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_dbt_galaxy_target_reads_the_environment_and_never_holds_or_shows_the_password(galaxy_env, caplog, capsys):
+    from dbt_common.context import set_invocation_context
+
+    from dbt.config.profile import Profile, read_profile
+    from dbt.config.renderer import ProfileRenderer
+
+    raw = _raw_galaxy_target()
+    assert raw["password"] == "{{ env_var('TRINO_PASSWORD') }}", "profiles.yml must reference the password, not hold it"
+    assert all("env_var(" in raw[key] for key in ("host", "user", "database"))
+
+    caplog.set_level(logging.DEBUG)
+    set_invocation_context(os.environ)
+    target, data = Profile.render_profile(read_profile(str(DBT_PROJECT_DIR))["lakehouse"], "lakehouse", "galaxy",
+                                          ProfileRenderer({}))
+    creds = Profile._credentials_from_profile(data, "lakehouse", target)
+
+    assert (creds.method, str(creds.http_scheme.value), creds.port) == ("ldap", "https", 443)
+    assert (creds.host, creds.user, creds.database) == (HOST, USER, CATALOG)
+    assert creds.password == SECRET, "the password comes from TRINO_PASSWORD"
+    # What `dbt debug` prints about the connection, and anything logged or printed while rendering.
+    assert SECRET not in str(dict(creds.connection_info()))
+    out = capsys.readouterr()
+    assert SECRET not in caplog.text + out.out + out.err
+
+
+def test_cosmos_galaxy_profile_renders_an_env_var_reference_and_matches_the_dbt_target(monkeypatch, caplog):
+    from cosmos import ProfileConfig
+
+    from include.pipeline.profiles import profile_mapping
+
+    # As a Galaxy connection is usually entered: no port and no protocol, which Galaxy fixes at 443 and HTTPS.
+    monkeypatch.setenv("AIRFLOW_CONN_TRINO_GALAXY_TEST", json.dumps(
+        {"conn_type": "trino", "host": HOST, "login": USER, "password": SECRET}))
+    mapping = profile_mapping("galaxy")(conn_id="trino_galaxy_test",
+                                        profile_args={"database": CATALOG, "schema": "staging"})
+    config = ProfileConfig(profile_name="lakehouse", target_name="galaxy", profile_mapping=mapping)
+
+    caplog.set_level(logging.DEBUG)
+    with config.ensure_profile() as (path, env):
+        rendered = path.read_text()
+
+    assert SECRET not in rendered, "the rendered profiles.yml must not hold the password"
+    target = yaml.safe_load(rendered)["lakehouse"]["outputs"]["galaxy"]
+    assert target["password"] == "{{ env_var('COSMOS_CONN_TRINO_PASSWORD') }}"
+    assert env["COSMOS_CONN_TRINO_PASSWORD"] == SECRET, "dbt gets the password through its environment only"
+    assert (target["host"], target["user"], target["database"]) == (HOST, USER, CATALOG)
+    dbt_target = _raw_galaxy_target()
+    assert {k: target[k] for k in ("type", "method", "http_scheme", "port")} == \
+        {k: dbt_target[k] for k in ("type", "method", "http_scheme", "port")}
+    assert SECRET not in caplog.text
