@@ -1,0 +1,87 @@
+"""The ingest ledger against the real stack: exactly-once survives snapshot expiry, a rollback reloads what it
+took away, and a crash between a file's data commit and its ledger row is repaired without duplicates."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from include.ingestion import ledger as ledger_module
+from include.ingestion.loader import load
+from include.ingestion.raw_tables import catalog
+from tests.conftest import query
+from tests.integration.test_ingestion import TX_HEADER, csv_bytes, lake, put, tx_row  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.integration
+
+
+def put_day(s3, lake, name: str, n: int) -> None:  # noqa: F811
+    put(s3, lake, f"transactions/dt=2026-11-20/{name}", csv_bytes(TX_HEADER, [tx_row(f"{name}-{i}") for i in range(n)]))
+
+
+def counts(trino, lake) -> list:  # noqa: F811
+    return query(trino, f"select count(*), count(distinct (_source_file, _source_row)) "
+                        f"from {lake.trino_catalog}.{lake.raw_schema}.transactions")
+
+
+def test_expiring_every_snapshot_but_the_current_one_loads_nothing_twice(s3, lake, trino):  # noqa: F811
+    for name, n in (("a.csv", 3), ("b.csv", 4), ("c.csv", 5)):
+        put_day(s3, lake, name, n)
+        load(lake, sources=["transactions"])
+    table = catalog(lake).load_table((lake.raw_schema, "transactions"))
+    assert len(table.metadata.snapshots) >= 3
+    table.maintenance.expire_snapshots().older_than(datetime.now(timezone.utc)).commit()
+    table = catalog(lake).load_table((lake.raw_schema, "transactions"))
+    assert [s.snapshot_id for s in table.metadata.snapshots] == [table.current_snapshot().snapshot_id]
+
+    again = load(lake, sources=["transactions"])
+    assert {f.status for f in again.files} == {"skipped"}
+    assert counts(trino, lake) == [[12, 12]]
+
+
+def test_rolling_a_raw_table_back_makes_its_files_load_again(s3, lake, trino):  # noqa: F811
+    put_day(s3, lake, "a.csv", 2)
+    load(lake, sources=["transactions"])
+    table = f"{lake.trino_catalog}.{lake.raw_schema}.transactions"
+    (before,) = query(trino, f'select snapshot_id from "{lake.trino_catalog}"."{lake.raw_schema}".'
+                             f'"transactions$snapshots" order by committed_at desc limit 1')[0]
+    put_day(s3, lake, "b.csv", 3)
+    put_day(s3, lake, "c.csv", 4)
+    load(lake, sources=["transactions"])
+    assert counts(trino, lake) == [[9, 9]]
+
+    query(trino, f"alter table {table} execute rollback_to_snapshot({before})")
+    assert counts(trino, lake) == [[2, 2]]
+    again = load(lake, sources=["transactions"])
+    assert sorted(f.key.rsplit("/", 1)[1] for f in again.files if f.status == "loaded") == ["b.csv", "c.csv"]
+    assert counts(trino, lake) == [[9, 9]]
+    assert query(trino, f"select count(*) from {lake.trino_catalog}.{lake.raw_schema}.ingest_ledger "
+                        "where status = 'loaded'") == [[3]]
+
+
+def test_a_crash_between_data_commit_and_ledger_row_is_repaired_without_duplicates(s3, lake, trino,  # noqa: F811
+                                                                                   monkeypatch):
+    put_day(s3, lake, "a.csv", 2)
+    load(lake, sources=["transactions"])
+    put_day(s3, lake, "b.csv", 3)
+    record = ledger_module.Ledger.record
+
+    def crash_on_loaded(self, entries):
+        entries = list(entries)
+        if any(e.status == "loaded" for e in entries):
+            raise RuntimeError("simulated crash after the data commit")
+        return record(self, entries)
+
+    monkeypatch.setattr(ledger_module.Ledger, "record", crash_on_loaded)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        load(lake, sources=["transactions"])
+    monkeypatch.setattr(ledger_module.Ledger, "record", record)
+    assert counts(trino, lake) == [[5, 5]], "the data of b.csv was committed"
+
+    again = load(lake, sources=["transactions"])
+    assert [(f.key.rsplit("/", 1)[1], f.status) for f in again.files] == [("a.csv", "skipped"), ("b.csv", "skipped")]
+    assert counts(trino, lake) == [[5, 5]]
+    assert query(trino, f"select regexp_extract(landing_key, '[^/]+$'), rows_loaded "
+                        f"from {lake.trino_catalog}.{lake.raw_schema}.ingest_ledger order by 1") == [
+        ["a.csv", 2], ["b.csv", 3]]
