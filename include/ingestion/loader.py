@@ -130,11 +130,7 @@ def load(settings: Settings | None = None, sources: list[str] | None = None, bat
     # All three tables exist after any load, so downstream models always find their sources.
     tables = {source: ensure_table(cat, settings.raw_schema, source) for source in COLUMNS}
     ledger = Ledger(cat, settings.raw_schema)
-    for source in sources:
-        gone, missing = ledger.repair(source, tables[source], report.batch_id)
-        if gone or missing:
-            log.warning("%s: ledger repaired: %d rolled-back snapshot(s) invalidated, %d load(s) recorded late",
-                        source, len(gone), len(missing))
+    _repair(ledger, tables, sources, report.batch_id)
     limits = limits or ReadLimits.from_env()
     loader = _Loader(settings, s3_client(settings), cat, tables, ledger, report.batch_id, limits)
     for obj in list_landing(loader.client, settings.landing_bucket):
@@ -143,6 +139,25 @@ def load(settings: Settings | None = None, sources: list[str] | None = None, bat
         if owner(key) in sources and not (up_to and day and day > up_to):
             report.files.append(loader.handle(key, obj["ETag"].strip('"'), obj.get("Size", 0)))
     return report
+
+
+def repair_ledger(settings: Settings | None = None, sources: list[str] | None = None) -> dict[str, dict[str, int]]:
+    """Invalidate rolled-back ledger rows and record load commits the ledger missed, without loading anything."""
+    settings = settings or get_settings()
+    cat = catalog(settings)
+    tables = {source: ensure_table(cat, settings.raw_schema, source) for source in COLUMNS}
+    return _repair(Ledger(cat, settings.raw_schema), tables, sources or list(COLUMNS), None)
+
+
+def _repair(ledger: Ledger, tables: dict, sources: list[str], batch_id: str | None) -> dict[str, dict[str, int]]:
+    done = {}
+    for source in sources:
+        gone, missing = ledger.repair(source, tables[source], batch_id)
+        done[source] = {"invalidated_snapshots": len(gone), "recorded_late": len(missing)}
+        if gone or missing:
+            log.warning("%s: ledger repaired: %d rolled-back snapshot(s) invalidated, %d load(s) recorded late",
+                        source, len(gone), len(missing))
+    return done
 
 
 class _Loader:

@@ -1,0 +1,54 @@
+"""
+## Lakehouse maintenance
+
+Weekly Iceberg housekeeping through Trino on the raw tables, the ingest ledger and `marts.fact_transactions`:
+`optimize` compacts the small files each load and dbt run adds, `expire_snapshots` drops snapshots older than the
+retention, `remove_orphan_files` deletes files no snapshot references. The retention is
+`LAKEHOUSE_MAINTENANCE_RETENTION` (default 7d); Trino refuses one below the catalog's floor.
+
+The ingest ledger is brought up to date first (rollbacks, crash leftovers), while the snapshots that show them
+still exist. Exactly-once reads the ledger, never the snapshot history, so expiring snapshots loads nothing twice.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import chain, dag, task
+
+from include.alerts.failure import failure_notifier
+from include.pipeline import config, maintenance
+
+
+@dag(
+    dag_id="lakehouse_maintenance",
+    schedule="0 3 * * 0",  # Sundays 03:00 UTC, after the night's pipeline run
+    start_date=config.START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args={
+        "owner": config.OWNER,
+        "retries": config.RETRIES,
+        "retry_delay": config.RETRY_DELAY,
+        "retry_exponential_backoff": True,
+        "max_retry_delay": config.MAX_RETRY_DELAY,
+        "on_failure_callback": failure_notifier(config.SLACK_CONN_ID),
+    },
+    tags=["lakehouse", "maintenance", "iceberg"],
+    doc_md=__doc__,
+)
+def lakehouse_maintenance():
+    @task
+    def repair_ledger() -> dict:
+        """Record rollbacks and crash leftovers in the ingest ledger before their snapshots expire."""
+        return maintenance.repair_ledger()
+
+    @task
+    def maintain(table: str) -> dict:
+        """Optimize, expire snapshots and remove orphan files of one table."""
+        return maintenance.maintain_table(maintenance.trino_cursor(), table)
+
+    # One table at a time: optimize is the heaviest query the lakehouse runs.
+    chain(repair_ledger(), *[maintain.override(task_id=f"maintain_{t.replace('.', '__')}")(t)
+                             for t in maintenance.TABLES])
+
+
+lakehouse_maintenance()
