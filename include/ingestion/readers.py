@@ -202,7 +202,7 @@ def _first_line(stream: _CsvStream) -> tuple[bytes, bool]:
             return buffer, False
         buffer += chunk
         end = re.search(rb"[\r\n]", buffer)
-        if end:
+        if end and end.start() <= HEADER_LIMIT:
             return buffer[: end.start()], True
     raise FileRejected("bad_header", f"no line end in the first {HEADER_LIMIT} bytes")
 
@@ -223,7 +223,7 @@ def _csv_header(path: Path, fmt: str, limits: ReadLimits) -> tuple[list[str], bo
     try:
         header = next(csv.reader([text], strict=True), [])
     except csv.Error:
-        raise FileRejected("bad_header", "header row has broken quoting") from None
+        raise FileRejected("bad_header", "header row cannot be parsed (broken quoting)") from None
     if not any(h.strip() for h in header):
         raise FileRejected("no_header", "first row is blank")
     return header, ended
@@ -325,12 +325,12 @@ def _check_parquet_types(schema: pa.Schema) -> None:
 
 
 def _as_text(column: pa.Array, position: int) -> pa.Array:
-    if column.type == pa.string():
-        return column
     try:
-        return column.cast(pa.string())
+        text = column if column.type == pa.string() else column.cast(pa.string())
+        text.validate(full=True)  # Parquet string pages are not checked for UTF-8 on read
     except pa.ArrowInvalid:
         raise FileRejected("bad_encoding", f"column {position} has values that are not valid UTF-8 text") from None
+    return text
 
 
 def _classify_parquet(exc: Exception, rows_before: int) -> FileRejected:

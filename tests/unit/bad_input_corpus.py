@@ -43,6 +43,15 @@ def _corrupt_parquet() -> bytes:
     return bytes(data)
 
 
+def _invalid_utf8_parquet() -> bytes:
+    """A string column whose bytes are not UTF-8: Parquet readers do not check, so the loader must."""
+    table = pa.table({"transaction_id": ["T1"], "currency": [SECRET]})
+    data = bytearray(parquet_bytes(table, compression="none", use_dictionary=False, write_statistics=False))
+    at = data.index(SECRET.encode())
+    data[at:at + 1] = b"\x80"
+    return bytes(data)
+
+
 def _gzip_bomb(inflated: int) -> bytes:
     """A valid gzip CSV of `inflated` bytes that compresses about 1000:1."""
     compressor = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: a gzip container
@@ -92,6 +101,7 @@ BAD_FILES = [
     BadFile("binary-column.parquet",
             parquet_bytes(pa.table({"transaction_id": ["T1"], "note": [b"\xff\xfe" + SECRET.encode()]})),
             "bad_encoding"),
+    BadFile("invalid-utf8-string.parquet", _invalid_utf8_parquet(), "bad_encoding"),
     BadFile("no-key-column.csv", csv_bytes("client_id,amount", f"C1,{SECRET}"), "missing_key_column"),
     BadFile("no-key-column.parquet", parquet_bytes(pa.table({"client_id": [SECRET]})), "missing_key_column"),
     BadFile("duplicate-name.csv", csv_bytes("transaction_id,Amount,amount ", f"T1,1,{SECRET}"), "bad_header"),
