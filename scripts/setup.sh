@@ -10,6 +10,9 @@ need_os_packages=()
 command -v mvn >/dev/null 2>&1 || need_os_packages+=(maven)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v postgres >/dev/null 2>&1 \
   || need_os_packages+=(postgresql)
+# The browser test drives Debian's own chromium through its chromedriver; nothing downloads a browser build.
+[ -x /usr/bin/chromium ] || need_os_packages+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_os_packages+=(chromium-driver)
 if [ ${#need_os_packages[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "Missing OS packages: ${need_os_packages[*]}. Install them (e.g. sudo apt-get install ${need_os_packages[*]})," >&2

@@ -1,49 +1,30 @@
-"""Run the real DAG through Airflow's CLI against the local stack, and read back what happened."""
+"""Drive the real DAG through the stack's scheduler and triggerer (REST API v2), and read back what happened.
+
+One backfill of generated days is shared by every test that needs DAG runs (the e2e and browser tests): it is
+the expensive part of the suite, so `shared_backfill()` runs it once per test session.
+"""
 
 from __future__ import annotations
 
 import json
-import subprocess
+import time
 from datetime import date
+from pathlib import Path
 
-from include.main_job import dag_env
-from include.pipeline.config import DAG_ID
-from include.settings import REPO_ROOT, get_settings
-from include.stack.airflow import airflow_bin
+from include.airflow_api import AirflowApi
+from include.alerts.receiver import read_messages
+from include.main_job import FAST_SENSORS, RUNS, backfill, generate, last_complete_days, task_states, wait_for_runs
+from include.pipeline.config import DAG_ID, LANDING_BUCKET
+from include.report import table_counts
+from include.settings import get_settings, s3_client, trino_connection
 
 LAKEHOUSE_SCHEMAS = ("lakehouse", "staging", "marts", "analytics", "ops")
-
-
-def airflow(*args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
-    return subprocess.run([airflow_bin(), *args], env=dag_env(get_settings()), cwd=REPO_ROOT, capture_output=True,
-                          text=True, timeout=timeout)
-
-
-def _json_output(proc: subprocess.CompletedProcess):
-    """The JSON document of an `-o json` command; Airflow may log warnings to stdout before it."""
-    lines = proc.stdout.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.startswith(("[", "{"))), None)
-    if start is None:
-        command = " ".join(proc.args[1:])
-        raise AssertionError(f"no JSON in `airflow {command}`: {proc.stdout[-2000:]}{proc.stderr[-2000:]}")
-    return json.loads("\n".join(lines[start:]))
-
-
-def run_dag(day: date) -> subprocess.CompletedProcess:
-    """`airflow dags test` for one landing day: the DAG, its sensors, dbt and alerts, for real."""
-    return airflow("dags", "test", DAG_ID, day.isoformat())
-
-
-def latest_run_id(day: date) -> str:
-    runs = _json_output(airflow("dags", "list-runs", DAG_ID, "-o", "json"))
-    runs = [r for r in runs if r["logical_date"].startswith(day.isoformat())]
-    # `dags test` sets start_date to the logical date; run_after is when the run was really made.
-    return sorted(runs, key=lambda r: r["run_after"])[-1]["run_id"]
-
-
-def task_states(run_id: str) -> dict[str, str]:
-    states = _json_output(airflow("tasks", "states-for-dag-run", DAG_ID, run_id, "-o", "json"))
-    return {t["task_id"]: t["state"] for t in states}
+# DAY1: every source. DAY2: no assets or clients (they may skip a day). DAY3: transactions arrive late, while the
+# run's sensor is deferred. DAY4: only a zero-byte folder marker, which must not count as an arrival.
+DAY1, DAY2, DAY3, DAY4 = last_complete_days(4)
+DAYS = [DAY1, DAY2, DAY3, DAY4]
+MARKER = f"transactions/dt={DAY4}/"
+_SHARED: dict = {}
 
 
 def wipe_lakehouse(settings, trino, s3) -> None:
@@ -60,3 +41,95 @@ def wipe_lakehouse(settings, trino, s3) -> None:
             for obj in page.get("Contents", []):
                 s3.delete_object(Bucket=bucket, Key=obj["Key"])
     (settings.home / "webhook" / "messages.jsonl").unlink(missing_ok=True)
+
+
+def require_local_sensor_settings(api: AirflowApi) -> None:
+    """Fail fast, not after hours, when the stack's Airflow runs with production sensor timeouts."""
+    task = api.get(f"/api/v2/dags/{DAG_ID}/tasks/wait_for_transactions")
+    retry = task["retry_delay"]
+    seconds = retry["days"] * 86400 + retry["seconds"]
+    expected = int(FAST_SENSORS["LAKEHOUSE_RETRY_DELAY_SECONDS"])
+    assert seconds == expected, (
+        f"the stack's Airflow runs the DAG with retry_delay {seconds}s, not the local {expected}s: its processes "
+        f"lack the local sensor settings {sorted(FAST_SENSORS)}; restart the stack with them in airflow_env")
+
+
+def delete_runs(api: AirflowApi, days: list[date]) -> None:
+    """Forget earlier runs of these days, so the backfill runs each of them again from scratch."""
+    found = api.get(RUNS, logical_date_gte=f"{days[0]}T00:00:00Z", logical_date_lte=f"{days[-1]}T00:00:00Z",
+                    limit=100)["dag_runs"]
+    for run in found:
+        api.delete(f"{RUNS}/{run['dag_run_id']}")
+
+
+def clear_run(api: AirflowApi, run_id: str) -> None:
+    """What the UI's "Clear" on a finished run does: every task runs again, through the scheduler."""
+    api.post(f"/api/v2/dags/{DAG_ID}/clearTaskInstances",
+             {"dry_run": False, "dag_run_id": run_id, "only_failed": False, "reset_dag_runs": True})
+
+
+def _keys(s3, prefix: str) -> list[str]:
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=LANDING_BUCKET, Prefix=prefix)
+    return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
+
+
+class LateArrival:
+    """Watches the runs while they go: once DAY3's transactions sensor is deferred, uploads the withheld files."""
+
+    def __init__(self, api: AirflowApi, s3, withheld: dict[str, bytes]):
+        self.api, self.s3, self.withheld = api, s3, withheld
+        self.seen: dict[str, list[str]] = {"day3": [], "day4": []}
+        self.uploaded_at: float | None = None
+
+    def __call__(self, latest: dict) -> None:
+        for name, day in (("day3", DAY3), ("day4", DAY4)):
+            run = latest.get(day)
+            if run and run["state"] == "running":
+                state = task_states(self.api, run["dag_run_id"]).get("wait_for_transactions")
+                if not self.seen[name] or self.seen[name][-1] != state:
+                    self.seen[name].append(state)
+        if self.uploaded_at is None and "deferred" in self.seen["day3"]:
+            for key, body in self.withheld.items():
+                self.s3.put_object(Bucket=LANDING_BUCKET, Key=key, Body=body)
+            self.uploaded_at = time.monotonic()
+
+
+def _prepare_landing(settings, s3, workdir: Path) -> tuple[dict, dict[str, bytes]]:
+    manifest = workdir / "manifest.json"
+    generate(DAY1, 3, 1500, 7, "--manifest", str(manifest))
+    for source in ("assets", "clients"):
+        for key in _keys(s3, f"{source}/dt={DAY2}/"):
+            s3.delete_object(Bucket=LANDING_BUCKET, Key=key)
+    withheld = {}
+    for key in _keys(s3, f"transactions/dt={DAY3}/"):
+        withheld[key] = s3.get_object(Bucket=LANDING_BUCKET, Key=key)["Body"].read()
+        s3.delete_object(Bucket=LANDING_BUCKET, Key=key)
+    s3.put_object(Bucket=LANDING_BUCKET, Key=MARKER, Body=b"")
+    return json.loads(manifest.read_text()), withheld
+
+
+def _snapshot(api: AirflowApi, settings, latest: dict) -> dict:
+    return {"states": {day: task_states(api, run["dag_run_id"]) for day, run in latest.items()},
+            "runs": latest, "counts": table_counts(settings), "alerts": read_messages(settings)}
+
+
+def shared_backfill(workdir: Path) -> dict:
+    """Generate DAY1-DAY4, backfill them through the scheduler, then clear DAY1's run and let it run again."""
+    if _SHARED:
+        return _SHARED
+    settings = get_settings()
+    api, s3 = AirflowApi(settings), s3_client(settings)
+    require_local_sensor_settings(api)
+    wipe_lakehouse(settings, trino_connection(settings).cursor(), s3)
+    manifest, withheld = _prepare_landing(settings, s3, workdir)
+    delete_runs(api, DAYS)
+    started = time.monotonic()
+    backfill(api, DAYS, reprocess="completed")
+    late = LateArrival(api, s3, withheld)
+    latest = wait_for_runs(api, DAYS, timeout=2400, on_poll=late)
+    first = _snapshot(api, settings, latest)
+    first["seconds"] = time.monotonic() - started
+    clear_run(api, latest[DAY1]["dag_run_id"])
+    again = wait_for_runs(api, [DAY1], timeout=1200)
+    _SHARED.update(manifest=manifest, first=first, late=late, again=_snapshot(api, settings, again))
+    return _SHARED

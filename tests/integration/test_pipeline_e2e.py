@@ -1,75 +1,42 @@
-"""The real DAG, run by Airflow on the real local stack: layers fill, alerts arrive once, failures alert.
+"""The real DAG, run by the stack's scheduler and triggerer as a backfill: layers fill, alerts arrive once,
+sensors defer until a real file lands, failures alert, a cleared run changes nothing.
 
-Slow (each DAG run builds every dbt model); run as one module so the runs are shared between assertions.
+Slow (each run builds every dbt model): every test reads the one shared backfill (airflow_helpers.shared_backfill).
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from datetime import date, timedelta
 
 import psycopg2
 import pytest
 
-from include.alerts.receiver import read_messages
-from include.report import table_counts
-from include.settings import REPO_ROOT
-from tests.integration.airflow_helpers import latest_run_id, run_dag, task_states, wipe_lakehouse
+from include.airflow_api import AirflowApi
+from tests.integration.airflow_helpers import DAY1, DAY2, DAY3, DAY4, shared_backfill
 
 pytestmark = pytest.mark.integration
 
-DAY1 = date(2026, 11, 20)
-DAY2 = DAY1 + timedelta(days=1)
-DAY_WITHOUT_FILES = DAY1 + timedelta(days=10)
 RULES = {"amount_outlier", "price_deviation", "velocity_burst", "duplicate_suspect", "oversell", "kyc_violation",
          "new_account_large_trade"}
 
 
 @pytest.fixture(scope="module")
-def runs(settings, s3, tmp_path_factory):
-    from include.settings import trino_connection
-
-    cur = trino_connection(settings).cursor()
-    wipe_lakehouse(settings, cur, s3)
-    manifest = tmp_path_factory.mktemp("datagen") / "manifest.json"
-    subprocess.run([sys.executable, "-m", "include.datagen", "--start", DAY1.isoformat(), "--days", "2",
-                    "--transactions-per-day", "1500", "--seed", "7", "--manifest", str(manifest)],
-                   cwd=REPO_ROOT, check=True, capture_output=True)
-    # Day 2 without assets or clients: those sources may skip a day.
-    for source in ("assets", "clients"):
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.landing_bucket,
-                                                                  Prefix=f"{source}/dt={DAY2}/"):
-            for obj in page.get("Contents", []):
-                s3.delete_object(Bucket=settings.landing_bucket, Key=obj["Key"])
-
-    result = {"manifest": json.loads(manifest.read_text())}
-    result["day1"] = run_dag(DAY1)
-    result["day1_states"] = task_states(latest_run_id(DAY1))
-    result["day1_counts"] = table_counts(settings)
-    result["day1_alerts"] = read_messages(settings)
-    result["day1_again"] = run_dag(DAY1)
-    result["day1_again_counts"] = table_counts(settings)
-    result["day1_again_alerts"] = read_messages(settings)
-    result["day2"] = run_dag(DAY2)
-    result["day2_states"] = task_states(latest_run_id(DAY2))
-    result["day2_counts"] = table_counts(settings)
-    result["missing"] = run_dag(DAY_WITHOUT_FILES)
-    result["missing_states"] = task_states(latest_run_id(DAY_WITHOUT_FILES))
-    result["all_alerts"] = read_messages(settings)
-    return result
+def runs(tmp_path_factory):
+    return shared_backfill(tmp_path_factory.mktemp("datagen"))
 
 
-def _tail(proc: subprocess.CompletedProcess) -> str:
-    return (proc.stdout + proc.stderr)[-4000:]
+def _rows_by_day(trino, settings, table: str) -> dict[str, int]:
+    trino.execute(f"select regexp_extract(_source_file, 'dt=(\\d{{4}}-\\d{{2}}-\\d{{2}})', 1), count(*) "
+                  f"from {settings.trino_catalog}.{table} group by 1")
+    return dict(trino.fetchall())
 
 
 def test_a_full_run_fills_every_layer(runs):
-    assert runs["day1"].returncode == 0, _tail(runs["day1"])
-    failed = {t: s for t, s in runs["day1_states"].items() if s not in ("success", "skipped")}
+    first = runs["first"]
+    assert first["runs"][DAY1]["state"] == "success" and first["runs"][DAY1]["run_type"] == "backfill"
+    failed = {t: s for t, s in first["states"][DAY1].items() if s not in ("success", "skipped")}
     assert not failed
-    counts = runs["day1_counts"]
+    counts = first["counts"]
     for layer in ("raw", "staging", "marts", "analytics"):
         for table, n in counts[layer].items():
             assert isinstance(n, int) and n > 0, (layer, table, n)
@@ -90,44 +57,61 @@ def test_every_anomaly_rule_flags_the_generators_injected_anomalies(runs, trino,
 
 
 def test_alerts_arrive_at_the_webhook_grouped_by_severity_with_a_run_link(runs):
-    anomaly_messages = [m["payload"] for m in runs["day1_alerts"] if "nomal" in m["payload"].get("text", "")]
-    assert anomaly_messages, [m["payload"].get("text") for m in runs["day1_alerts"]]
+    anomaly_messages = [m["payload"] for m in runs["first"]["alerts"] if "nomal" in m["payload"].get("text", "")]
+    assert anomaly_messages, [m["payload"].get("text") for m in runs["first"]["alerts"]]
     severities = []
     for payload in anomaly_messages:
         header = payload["blocks"][0]["text"]["text"].lower()
         severities.append(next(s for s in ("critical", "high", "medium", "low") if s in header))
-        body = json.dumps(payload["blocks"])
-        assert "/dags/lakehouse_pipeline/runs/" in body, "each message links to the Airflow run"
-    assert len(severities) == len(set(severities)), "one message per severity"
+        assert "/dags/lakehouse_pipeline/runs/" in json.dumps(payload["blocks"]), "each message links to the run"
     order = ["critical", "high", "medium", "low"]
-    assert severities == sorted(severities, key=order.index)
+    # Several days ran: within each run's batch of messages, one per severity, most severe first.
+    batches: list[list[str]] = [[]]
+    for severity in severities:
+        if batches[-1] and order.index(severity) <= order.index(batches[-1][-1]):
+            batches.append([])
+        batches[-1].append(severity)
+    assert all(batch == sorted(set(batch), key=order.index) for batch in batches), severities
 
 
-def test_rerunning_the_same_day_changes_nothing_and_alerts_nothing_twice(runs):
-    assert runs["day1_again"].returncode == 0, _tail(runs["day1_again"])
-    assert runs["day1_again_counts"] == runs["day1_counts"]
-    assert runs["day1_again_alerts"] == runs["day1_alerts"]
+def test_clearing_a_finished_run_reruns_it_without_changing_data_or_alerting_twice(runs):
+    again = runs["again"]
+    assert again["runs"][DAY1]["state"] == "success"
+    assert again["runs"][DAY1]["dag_run_id"] == runs["first"]["runs"][DAY1]["dag_run_id"], "the same run ran again"
+    assert again["runs"][DAY1]["end_date"] > runs["first"]["runs"][DAY1]["end_date"]
+    assert again["counts"] == runs["first"]["counts"]
+    assert again["alerts"] == runs["first"]["alerts"]
 
 
-def test_a_day_without_assets_or_clients_still_builds(runs):
-    assert runs["day2"].returncode == 0, _tail(runs["day2"])
-    states = runs["day2_states"]
+def test_a_day_without_assets_or_clients_still_builds(runs, trino, settings):
+    states = runs["first"]["states"][DAY2]
+    assert runs["first"]["runs"][DAY2]["state"] == "success"
     assert states["wait_for_assets"] == "skipped" and states["wait_for_clients"] == "skipped"
     assert states["wait_for_transactions"] == "success"
     assert states["ingest_assets"] == "success" and states["ingest_clients"] == "success"
     assert all(s == "success" for t, s in states.items() if t.startswith("dbt.")), states
-    assert runs["day2_counts"]["raw"]["transactions"] > runs["day1_counts"]["raw"]["transactions"]
-    assert runs["day2_counts"]["marts"]["fact_transactions"] > runs["day1_counts"]["marts"]["fact_transactions"]
+    assert _rows_by_day(trino, settings, "marts.fact_transactions").get(str(DAY2), 0) > 0
 
 
-def test_missing_transactions_fail_the_run_and_alert(runs):
-    assert runs["missing"].returncode != 0
-    states = runs["missing_states"]
+def test_a_sensor_waits_deferred_for_a_late_file_and_succeeds_once_it_lands(runs, trino, settings):
+    late = runs["late"]
+    assert late.uploaded_at is not None, f"DAY3's sensor was never seen deferred: {late.seen['day3']}"
+    seen = late.seen["day3"]
+    assert "deferred" in seen and seen[-1] in ("success", "deferred", "scheduled", "queued", "running"), seen
+    assert runs["first"]["states"][DAY3]["wait_for_transactions"] == "success"
+    assert runs["first"]["runs"][DAY3]["state"] == "success"
+    assert _rows_by_day(trino, settings, "lakehouse.transactions").get(str(DAY3), 0) > 0
+
+
+def test_a_folder_marker_is_no_arrival_missing_transactions_fail_the_run_and_alert(runs):
+    assert "deferred" in runs["late"].seen["day4"], "the sensor waited although the dt= marker was there"
+    assert runs["first"]["runs"][DAY4]["state"] == "failed"
+    states = runs["first"]["states"][DAY4]
     assert states["wait_for_transactions"] == "failed"
     assert states["ingest_transactions"] == "upstream_failed"
-    failures = [m["payload"] for m in runs["all_alerts"] if "task failed" in m["payload"].get("text", "").lower()]
+    failures = [m["payload"] for m in runs["first"]["alerts"] if "task failed" in m["payload"].get("text", "").lower()]
     about_sensor = [p for p in failures if "wait_for_transactions" in json.dumps(p)]
-    assert about_sensor, [p.get("text") for p in failures]
+    assert len(about_sensor) == 1, [p.get("text") for p in failures]
     text = json.dumps(about_sensor[0])
     for expected in ("lakehouse_pipeline", "try", "Log", "Timeout"):
         assert expected.lower() in text.lower(), expected
@@ -135,9 +119,9 @@ def test_missing_transactions_fail_the_run_and_alert(runs):
 
 def test_no_secret_appears_in_task_logs_or_rendered_templates(runs, settings):
     secrets = [settings.pg_password, settings.s3_secret_key, settings.airflow_fernet_key, settings.airflow_jwt_secret]
-    outputs = "".join(runs[k].stdout + runs[k].stderr for k in ("day1", "day1_again", "day2", "missing"))
     logs = "".join(p.read_text(errors="replace") for p in (settings.home / "airflow" / "logs").rglob("*")
                    if p.is_file())
+    assert "wait_for_transactions" in logs, "the scheduler's task logs were read"
     conn = psycopg2.connect(host=settings.pg_host, port=settings.pg_port, user=settings.pg_user,
                             password=settings.pg_password, dbname=settings.pg_airflow_db)
     with conn, conn.cursor() as cur:
@@ -146,23 +130,17 @@ def test_no_secret_appears_in_task_logs_or_rendered_templates(runs, settings):
     conn.close()
     assert rendered, "rendered templates were recorded"
     for secret in secrets:
-        assert secret and secret not in outputs and secret not in logs and secret not in rendered
+        assert secret and secret not in logs and secret not in rendered
 
 
-def test_the_web_ui_shows_the_dag_with_a_task_per_model_and_its_runs(runs, settings):
+def test_the_api_lists_a_task_per_model_and_one_run_per_day(runs, settings):
     """What the UI at http://localhost:8080 renders comes from these API calls."""
-    import urllib.request
-
-    def get(path: str):
-        with urllib.request.urlopen(f"http://127.0.0.1:{settings.airflow_port}{path}", timeout=30) as resp:
-            return resp.status, resp.read()
-
-    status, page = get("/")
-    assert status == 200 and b"<html" in page.lower()
-    tasks = json.loads(get("/api/v2/dags/lakehouse_pipeline/tasks")[1])["tasks"]
-    run_tasks = {t["task_id"] for t in tasks if t["task_id"].startswith("dbt.") and t["task_id"].endswith("run")}
+    api = AirflowApi(settings)
+    tasks = api.get("/api/v2/dags/lakehouse_pipeline/tasks")["tasks"]
+    task_ids = {t["task_id"] for t in tasks if t["task_id"].startswith("dbt.")}
     for model in ("stg_transactions", "dim_clients", "fact_transactions", "transaction_anomaly_detection"):
-        assert any(model in task_id for task_id in run_tasks), model
-    dag_runs = json.loads(get("/api/v2/dags/lakehouse_pipeline/dagRuns?limit=100")[1])["dag_runs"]
-    days = {r["logical_date"][:10] for r in dag_runs}
-    assert {DAY1.isoformat(), DAY2.isoformat(), DAY_WITHOUT_FILES.isoformat()} <= days
+        assert any(model in task_id for task_id in task_ids), model
+    dag_runs = api.get("/api/v2/dags/lakehouse_pipeline/dagRuns", limit=100)["dag_runs"]
+    days = [r["logical_date"][:10] for r in dag_runs]
+    for day in (DAY1, DAY2, DAY3, DAY4):
+        assert days.count(day.isoformat()) == 1, (day, days)
