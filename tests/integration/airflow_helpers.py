@@ -19,11 +19,12 @@ from include.report import table_counts
 from include.settings import get_settings, s3_client, trino_connection
 
 LAKEHOUSE_SCHEMAS = ("lakehouse", "staging", "marts", "analytics", "ops")
-# DAY1: every source. DAY2: no assets or clients (they may skip a day). DAY3: transactions arrive late, while the
-# run's sensor is deferred. DAY4: only a zero-byte folder marker, which must not count as an arrival.
-DAY1, DAY2, DAY3, DAY4 = last_complete_days(4)
-DAYS = [DAY1, DAY2, DAY3, DAY4]
-MARKER = f"transactions/dt={DAY4}/"
+# DAY1: every source. DAY2: no assets or clients (they may skip a day), and transactions arrive late, while the
+# run's sensor is deferred. DAY3: only a zero-byte folder marker, which must not count as an arrival.
+# The last is yesterday, so no scheduled run of the same day competes with the backfill.
+DAY1, DAY2, DAY3 = last_complete_days(3)
+DAYS = [DAY1, DAY2, DAY3]
+MARKER = f"transactions/dt={DAY3}/"
 _SHARED: dict = {}
 
 
@@ -62,10 +63,17 @@ def delete_runs(api: AirflowApi, days: list[date]) -> None:
         api.delete(f"{RUNS}/{run['dag_run_id']}")
 
 
-def clear_run(api: AirflowApi, run_id: str) -> None:
-    """What the UI's "Clear" on a finished run does: every task runs again, through the scheduler."""
+def clear_tasks(api: AirflowApi, run_id: str, task_ids: list[str]) -> None:
+    """What "Clear" on a finished task in the UI does: the scheduler runs the tasks again in the same run."""
     api.post(f"/api/v2/dags/{DAG_ID}/clearTaskInstances",
-             {"dry_run": False, "dag_run_id": run_id, "only_failed": False, "reset_dag_runs": True})
+             {"dry_run": False, "dag_run_id": run_id, "task_ids": task_ids, "only_failed": False,
+              "include_downstream": False, "reset_dag_runs": True})
+
+
+def rerun_tasks(states: dict[str, str]) -> list[str]:
+    """The tasks of a run that write data or send alerts: ingestion, the incremental fact and the alerts."""
+    fact = [t for t in states if "fact_transactions" in t and t.endswith("run")]
+    return [t for t in states if t.startswith(("ingest_", "alert_"))] + fact[:1]
 
 
 def _keys(s3, prefix: str) -> list[str]:
@@ -74,21 +82,21 @@ def _keys(s3, prefix: str) -> list[str]:
 
 
 class LateArrival:
-    """Watches the runs while they go: once DAY3's transactions sensor is deferred, uploads the withheld files."""
+    """Watches the runs while they go: once DAY2's transactions sensor is deferred, uploads the withheld files."""
 
     def __init__(self, api: AirflowApi, s3, withheld: dict[str, bytes]):
         self.api, self.s3, self.withheld = api, s3, withheld
-        self.seen: dict[str, list[str]] = {"day3": [], "day4": []}
+        self.seen: dict[str, list[str]] = {"day2": [], "day3": []}
         self.uploaded_at: float | None = None
 
     def __call__(self, latest: dict) -> None:
-        for name, day in (("day3", DAY3), ("day4", DAY4)):
+        for name, day in (("day2", DAY2), ("day3", DAY3)):
             run = latest.get(day)
             if run and run["state"] == "running":
                 state = task_states(self.api, run["dag_run_id"]).get("wait_for_transactions")
                 if not self.seen[name] or self.seen[name][-1] != state:
                     self.seen[name].append(state)
-        if self.uploaded_at is None and "deferred" in self.seen["day3"]:
+        if self.uploaded_at is None and "deferred" in self.seen["day2"]:
             for key, body in self.withheld.items():
                 self.s3.put_object(Bucket=LANDING_BUCKET, Key=key, Body=body)
             self.uploaded_at = time.monotonic()
@@ -96,12 +104,12 @@ class LateArrival:
 
 def _prepare_landing(settings, s3, workdir: Path) -> tuple[dict, dict[str, bytes]]:
     manifest = workdir / "manifest.json"
-    generate(DAY1, 3, 1500, 7, "--manifest", str(manifest))
+    generate(DAY1, 2, 1500, 7, "--manifest", str(manifest))
     for source in ("assets", "clients"):
         for key in _keys(s3, f"{source}/dt={DAY2}/"):
             s3.delete_object(Bucket=LANDING_BUCKET, Key=key)
     withheld = {}
-    for key in _keys(s3, f"transactions/dt={DAY3}/"):
+    for key in _keys(s3, f"transactions/dt={DAY2}/"):
         withheld[key] = s3.get_object(Bucket=LANDING_BUCKET, Key=key)["Body"].read()
         s3.delete_object(Bucket=LANDING_BUCKET, Key=key)
     s3.put_object(Bucket=LANDING_BUCKET, Key=MARKER, Body=b"")
@@ -114,7 +122,7 @@ def _snapshot(api: AirflowApi, settings, latest: dict) -> dict:
 
 
 def shared_backfill(workdir: Path) -> dict:
-    """Generate DAY1-DAY4, backfill them through the scheduler, then clear DAY1's run and let it run again."""
+    """Generate the days, backfill them through the scheduler, then clear DAY1's writing tasks and let them rerun."""
     if _SHARED:
         return _SHARED
     settings = get_settings()
@@ -129,7 +137,8 @@ def shared_backfill(workdir: Path) -> dict:
     latest = wait_for_runs(api, DAYS, timeout=2400, on_poll=late)
     first = _snapshot(api, settings, latest)
     first["seconds"] = time.monotonic() - started
-    clear_run(api, latest[DAY1]["dag_run_id"])
+    cleared = rerun_tasks(first["states"][DAY1])
+    clear_tasks(api, latest[DAY1]["dag_run_id"], cleared)
     again = wait_for_runs(api, [DAY1], timeout=1200)
-    _SHARED.update(manifest=manifest, first=first, late=late, again=_snapshot(api, settings, again))
+    _SHARED.update(manifest=manifest, first=first, late=late, cleared=cleared, again=_snapshot(api, settings, again))
     return _SHARED
