@@ -526,6 +526,13 @@ def _rule_breakers(dirt: _Dirt, files: list[Delivery]) -> None:
         base.row(dirt, transaction_id="R018", amount="1000.01"),            # valid: exactly within 0.01
         base.row(dirt, transaction_id="R019", transaction_type="fee", asset_id="", quantity="", price="",
                  amount="12.50", fee=None),                                 # valid: a fee needs no asset
+        base.row(dirt, transaction_id="R022", currency=" n/a "),           # unknown_currency (a null token)
+        base.row(dirt, transaction_id="R023", currency="XYZ"),             # unknown_currency
+        base.row(dirt, transaction_id="R024", executed_at="2999-01-15T10:00:00Z"),  # implausible_timestamp
+        # out_of_range: quantity x price would overflow Trino's decimals and fail the whole build.
+        base.row(dirt, transaction_id="R025", quantity="1000000000000", price="1000000000000",
+                 amount="1000000000000000000000000"),
+        base.row(dirt, transaction_id="R026", price="100.000000001"),      # out_of_range: past the scale
     ]
     files[0].rows += bad
     files[1].rows.append(dict(next(r for r in bad if r["transaction_id"] == "R012")))  # again: still one record
@@ -540,6 +547,18 @@ NULL_SPELLINGS = {"", "NULL", "N/A"}
 _TS = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?\s*"
                  r"([Zz]|UTC|[+-]\d{2}(?::?\d{2})?)?$")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")  # plain decimals: no exponent, no separators
+_INTEGER = re.compile(r"^[+-]?\d+$")
+_LANDING_DT = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")
+# dbt_project.yml's defaults for the out_of_range and implausible_timestamp rules.
+MAX_INTEGER_DIGITS = 11
+EXECUTED_AT_MAX_DAYS_BEFORE_DT = 30
+EXECUTED_AT_SKEW = timedelta(hours=14)
+
+
+def iso_currencies() -> set[str]:
+    """The codes of the ISO 4217 seed (data, not logic: the rule itself is reimplemented here)."""
+    lines = (DBT_DIR / "seeds" / "iso_4217_currencies.csv").read_text().splitlines()
+    return {line.split(",", 1)[0] for line in lines[1:] if line}
 
 
 def clean_text(value):
@@ -553,10 +572,38 @@ def parse_decimal(text):
     if text is None or not _NUMBER.match(text):
         return None
     try:
-        value = Decimal(text).quantize(Decimal("1e-8"), ROUND_HALF_UP)
+        value = Decimal(text)
     except InvalidOperation:
         return None
-    return value if abs(value) < Decimal("1e20") else None
+    # Beyond the integer digits or decimal(28,8)'s scale is out_of_range, never rounded.
+    if abs(value) >= Decimal(10) ** MAX_INTEGER_DIGITS or value != value.quantize(Decimal("1e-8")):
+        return None
+    return value
+
+
+def number_rules(text, value, column: str) -> list[tuple]:
+    """unparseable_number when the text is not a plain number, out_of_range when it is but does not fit."""
+    pattern = _INTEGER if column == "risk_rating" else _NUMBER
+    plain = text is not None and bool(pattern.match(text))
+    return [(text is not None and not plain, "unparseable_number", column),
+            (plain and value is None, "out_of_range", column)]
+
+
+def implausible_executed_at(executed_at, raw: dict) -> bool:
+    """More than the allowed days before the file's dt, or after that day's end plus the skew. A file without
+    a dt= folder is judged by the day it was loaded, and only for the upper bound."""
+    if executed_at is None:
+        return False
+    match = _LANDING_DT.search(raw["_source_file"] or "")
+    try:
+        landing = date.fromisoformat(match.group(1)) if match else None
+    except ValueError:
+        landing = None
+    day = landing or raw["_ingested_at"].astimezone(UTC).date()
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    if executed_at >= start + timedelta(days=1) + EXECUTED_AT_SKEW:
+        return True
+    return landing is not None and executed_at < start - timedelta(days=EXECUTED_AT_MAX_DAYS_BEFORE_DT)
 
 
 def parse_integer(text):
@@ -623,7 +670,7 @@ def clean_assets(rows: list[dict]) -> list[dict]:
         rule, column = _first_broken([
             (r["asset_id"] is None, "missing_id", "asset_id"),
             (updated_at is None, "bad_timestamp", "updated_at"),
-            (r["risk_rating"] is not None and risk is None, "unparseable_number", "risk_rating"),
+            *number_rules(r["risk_rating"], risk, "risk_rating"),
             (asset_class not in ENUMS["asset_class"], "unknown_enum", "asset_class"),
             (active is None, "unknown_enum", "is_active"),
         ])
@@ -656,21 +703,24 @@ def clean_clients(rows: list[dict]) -> list[dict]:
 
 
 def clean_transactions(rows: list[dict], client_ids: set, asset_ids: set, tolerance=Decimal("0.01")) -> list[dict]:
-    out = []
+    out, currencies = [], iso_currencies()
     for raw in rows:
         r = {c: clean_text(raw[c]) for c in CONTRACT["transactions"]}
         kind, status, channel = (r[c] and r[c].lower() for c in ("transaction_type", "status", "channel"))
         q, p, a, f = (parse_decimal(r[c]) for c in ("quantity", "price", "amount", "fee"))
         executed_at, updated_at = parse_timestamp(r["executed_at"]), parse_timestamp(r["updated_at"])
         trade = kind in ("buy", "sell")
+        currency = r["currency"] and r["currency"].upper()
         rule, column = _first_broken([
             (r["transaction_id"] is None, "missing_id", "transaction_id"),
             (executed_at is None, "bad_timestamp", "executed_at"),
             (updated_at is None, "bad_timestamp", "updated_at"),
-            *[(r[c] is not None and v is None, "unparseable_number", c)
-              for c, v in (("quantity", q), ("price", p), ("amount", a), ("fee", f))],
+            (implausible_executed_at(executed_at, raw), "implausible_timestamp", "executed_at"),
+            *[check for c, v in (("quantity", q), ("price", p), ("amount", a), ("fee", f))
+              for check in number_rules(r[c], v, c)],
             *[(v not in ENUMS[c], "unknown_enum", c)
               for c, v in (("transaction_type", kind), ("channel", channel), ("status", status))],
+            (currency not in currencies, "unknown_currency", "currency"),
             (trade and not (q is not None and q > 0), "nonpositive_quantity_price", "quantity"),
             (trade and not (p is not None and p > 0), "nonpositive_quantity_price", "price"),
             (trade and not (None not in (a, q, p) and abs(a - q * p) <= tolerance), "amount_mismatch", "amount"),
@@ -681,7 +731,7 @@ def clean_transactions(rows: list[dict], client_ids: set, asset_ids: set, tolera
         ])
         out.append({**_meta(raw, "transactions"), "id": r["transaction_id"], "rule": rule, "column": column,
                     "transaction_id": r["transaction_id"], "client_id": r["client_id"], "asset_id": r["asset_id"],
-                    "transaction_type": kind, "status": status, "currency": r["currency"] and r["currency"].upper(),
+                    "transaction_type": kind, "status": status, "currency": currency,
                     "quantity": q, "price": p, "amount": a, "fee": f if f is not None else Decimal(0),
                     "executed_at": executed_at, "updated_at": updated_at})
     return out

@@ -141,8 +141,9 @@ def test_rows_breaking_each_rule_are_rejected_with_that_rule(built):
     rejected = _rows(built.cur, f"select transaction_id, rejection_rule from "
                                 f"{built.catalog}.staging{SUFFIX}.stg_transactions_rejected")
     rules = {row["rejection_rule"] for row in rejected}
-    assert rules == {"missing_id", "bad_timestamp", "unparseable_number", "unknown_enum", "nonpositive_quantity_price",
-                     "amount_mismatch", "nonpositive_amount", "orphan_reference"}
+    assert rules == {"missing_id", "bad_timestamp", "implausible_timestamp", "unparseable_number", "out_of_range",
+                     "unknown_enum", "unknown_currency", "nonpositive_quantity_price", "amount_mismatch",
+                     "nonpositive_amount", "orphan_reference"}
     rejected_ids = {row["transaction_id"] for row in rejected}
     assert {"R014", "R018", "R019"}.isdisjoint(rejected_ids), \
         "a negative commission, an amount within 0.01 and a fee without an asset are valid"

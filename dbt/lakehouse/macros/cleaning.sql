@@ -26,13 +26,29 @@
 
 
 {#- Plain decimals only (the contract: optional sign, digits, optional point and digits; no exponent). -#}
+{% macro decimal_pattern() -%}
+    '^[+-]?(\d+(\.\d*)?|\.\d+)$'
+{%- endmacro %}
+
+
+{% macro integer_pattern() -%}
+    '^[+-]?\d+$'
+{%- endmacro %}
+
+
+{#-
+    A plain decimal that fits: at most `max_integer_digits` significant integer digits and no non-zero digit
+    past decimal(28,8)'s scale. Anything else is null, so no later arithmetic ever sees a value that could
+    overflow or be silently rounded; `reject_number` tells that case (out_of_range) from unreadable text.
+-#}
 {% macro parse_decimal(text) -%}
-    if(regexp_like({{ text }}, '^[+-]?(\d+(\.\d*)?|\.\d+)$'), try_cast({{ text }} as decimal(28, 8)))
+    {%- set in_range = "'^[+-]?0*(\\d{1," ~ var('max_integer_digits') ~ "}(\\.\\d{0,8}0*)?|\\.\\d{1,8}0*)$'" -%}
+    if(regexp_like({{ text }}, {{ in_range }}), try_cast({{ text }} as decimal(28, 8)))
 {%- endmacro %}
 
 
 {% macro parse_integer(text) -%}
-    if(regexp_like({{ text }}, '^[+-]?\d+$'), try_cast({{ text }} as integer))
+    if(regexp_like({{ text }}, {{ integer_pattern() }}), try_cast({{ text }} as integer))
 {%- endmacro %}
 
 
@@ -84,6 +100,27 @@
             as row(rule varchar, column_name varchar, delivered_value varchar)
         )
     )
+{%- endmacro %}
+
+
+{#-
+    Two entries for a numeric column: its text is not a plain number (unparseable_number), or it is one but
+    does not fit the column's type (out_of_range). `pattern` is decimal_pattern() or integer_pattern().
+-#}
+{% macro reject_number(column, pattern) -%}
+    {{ reject_if(column ~ '_text is not null and not regexp_like(' ~ column ~ '_text, ' ~ pattern ~ ')',
+                 'unparseable_number', column) }},
+    {{ reject_if('regexp_like(' ~ column ~ '_text, ' ~ pattern ~ ') and ' ~ column ~ ' is null', 'out_of_range',
+                 column) }}
+{%- endmacro %}
+
+
+{#-
+    The landing partition's date, from the `dt=YYYY-MM-DD` folder of the row's file (null when the path has
+    none or it is not a calendar date).
+-#}
+{% macro landing_date(source_file) -%}
+    try_cast(regexp_extract({{ source_file }}, '/dt=(\d{4}-\d{2}-\d{2})/', 1) as date)
 {%- endmacro %}
 
 

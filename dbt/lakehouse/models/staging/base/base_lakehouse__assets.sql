@@ -68,7 +68,7 @@ checked as (
             array[
                 {{ reject_if('asset_id is null', 'missing_id', 'asset_id') }},
                 {{ reject_if('updated_at is null', 'bad_timestamp', 'updated_at') }},
-                {{ reject_unreadable('risk_rating', 'unparseable_number') }},
+                {{ reject_number('risk_rating', integer_pattern()) }},
                 {{ reject_unknown('asset_class') }},
                 {{ reject_if('is_active is null', 'unknown_enum', 'is_active') }}
             ],

@@ -26,6 +26,12 @@ known_assets as (
 
 ),
 
+known_currencies as (
+
+    select currency_code from {{ ref('iso_4217_currencies') }}
+
+),
+
 cleaned as (
 
     select
@@ -55,6 +61,7 @@ cleaned as (
         {{ record_key('transactions') }} as record_key,
 
         -- load metadata
+        {{ landing_date('_source_file') }} as landing_date,
         _source_file,
         _source_row,
         _ingested_at,
@@ -76,11 +83,17 @@ parsed as (
         {{ parse_timestamp('cleaned.updated_at_text') }} as updated_at,
         cleaned.transaction_type in ('buy', 'sell') as is_trade,
         known_clients.client_id is not null as is_known_client,
-        known_assets.asset_id is not null as is_known_asset
+        known_assets.asset_id is not null as is_known_asset,
+        known_currencies.currency_code is not null as is_known_currency,
+        {#- A file outside the dt= layout is judged by the day it was loaded (then only "not in the future"). #}
+        with_timezone(
+            cast(coalesce(cleaned.landing_date, date(cleaned._ingested_at)) as timestamp(6)), 'UTC'
+        ) as landing_day_start
 
     from cleaned
     left join known_clients on cleaned.client_id = known_clients.client_id
     left join known_assets on cleaned.asset_id = known_assets.asset_id
+    left join known_currencies on cleaned.currency = known_currencies.currency_code
 
 ),
 
@@ -94,13 +107,23 @@ checked as (
                 {{ reject_if('transaction_id is null', 'missing_id', 'transaction_id') }},
                 {{ reject_if('executed_at is null', 'bad_timestamp', 'executed_at') }},
                 {{ reject_if('updated_at is null', 'bad_timestamp', 'updated_at') }},
-                {{ reject_unreadable('quantity', 'unparseable_number') }},
-                {{ reject_unreadable('price', 'unparseable_number') }},
-                {{ reject_unreadable('amount', 'unparseable_number') }},
-                {{ reject_unreadable('fee', 'unparseable_number') }},
+                {%- set latest_executed_at = "date_add('hour', 24 + " ~ var('executed_at_skew_hours')
+                    ~ ", landing_day_start)" %}
+                {%- set earliest_executed_at = "date_add('day', -" ~ var('executed_at_max_days_before_dt')
+                    ~ ", landing_day_start)" %}
+                {{ reject_if(
+                    'executed_at >= ' ~ latest_executed_at
+                    ~ ' or (landing_date is not null and executed_at < ' ~ earliest_executed_at ~ ')',
+                    'implausible_timestamp', 'executed_at'
+                ) }},
+                {{ reject_number('quantity', decimal_pattern()) }},
+                {{ reject_number('price', decimal_pattern()) }},
+                {{ reject_number('amount', decimal_pattern()) }},
+                {{ reject_number('fee', decimal_pattern()) }},
                 {{ reject_unknown('transaction_type') }},
                 {{ reject_unknown('channel') }},
                 {{ reject_unknown('status') }},
+                {{ reject_if('not is_known_currency', 'unknown_currency', 'currency') }},
                 {#- A null quantity, price or amount fails these comparisons too, so it is caught with them. #}
                 {%- set amount_matches = 'abs(amount - quantity * price) <= ' ~ var('amount_tolerance') %}
                 {{ reject_if(
