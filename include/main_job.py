@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 
@@ -159,8 +160,11 @@ def summarise_runs(api: AirflowApi, days: list[date], latest: dict[date, dict]) 
     lines = []
     for day in days:
         run = latest[day]
+        states = Counter(task_states(api, run["dag_run_id"]).values())
+        tasks = ", ".join(f"{n} {state}" for state, n in states.most_common())
         note = f" — {len(all_runs[day])} runs for this day" if len(all_runs[day]) > 1 else ""
-        lines.append((str(day), f"{run['state']} in {duration(run)} ({run['run_type']} run {run['dag_run_id']}){note}"))
+        lines.append((str(day), f"{run['state']} in {duration(run)}, tasks: {tasks} "
+                                f"({run['run_type']} run {run['dag_run_id']}){note}"))
     return lines
 
 

@@ -59,6 +59,7 @@ def ui(browser, settings):
     import os
 
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
 
     base = f"http://127.0.0.1:{settings.airflow_port}"
     browser.get(base + "/")
@@ -68,7 +69,7 @@ def ui(browser, settings):
         browser.find_element(By.CSS_SELECTOR, "input[name=username]").send_keys("admin")
         password = browser.find_element(By.CSS_SELECTOR, "input[type=password]")
         password.send_keys(os.environ.get("AIRFLOW_ADMIN_PASSWORD", ""))
-        password.submit()
+        password.send_keys(Keys.ENTER)
         _wait(browser, lambda: browser.find_elements(By.CSS_SELECTOR, "a[aria-label=Dags]"), "the UI after login")
     return base
 
