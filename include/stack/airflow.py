@@ -174,7 +174,8 @@ class Airflow:
         for component in missing:
             cmd = [airflow_bin(), component, *COMPONENT_ARGS.get(component, [])]
             spawn(cmd, self._log(component), self._pid_file(component), cwd=REPO_ROOT, env=env)
-        if not wait_until(self._healthy, 180, alive=lambda: all(read_pid(self._pid_file(c)) for c in COMPONENTS)):
+        # Generous for a busy 2-core machine; a component that dies still ends the wait at once.
+        if not wait_until(self._healthy, 600, alive=lambda: all(read_pid(self._pid_file(c)) for c in COMPONENTS)):
             dead = [c for c in COMPONENTS if not read_pid(self._pid_file(c))]
             log = self._log(dead[0]) if dead else self.log
             raise StackError(NAME, self.port, log, f"did not become healthy ({', '.join(dead) or 'health check'}): "

@@ -137,7 +137,8 @@ class Trino:
                    AWS_ACCESS_KEY_ID=self.s.s3_access_key, AWS_SECRET_ACCESS_KEY=self.s.s3_secret_key,
                    JAVA_HOME=str(java.parent.parent))
         pid = spawn(self._command(java, home), self.log, self.pid_file, cwd=self.root, env=env)
-        ok = wait_until(self._started, 240, alive=lambda: read_pid(self.pid_file) == pid)
+        # Generous: on a busy 2-core machine Trino took over 5 minutes to start (a dead process still ends the wait).
+        ok = wait_until(self._started, 600, alive=lambda: read_pid(self.pid_file) == pid)
         if not ok:
             raise StackError(NAME, self.port, self.log, f"did not become ready: {tail(self.log, 8)}")
         self.check()
