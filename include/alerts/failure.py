@@ -135,13 +135,14 @@ def notice_id(context) -> str:
 
 
 def deliver_failure_notice(client_factory, message: dict, notice: str, outboxes: list | None = None,
-                           policy: RetryPolicy = CALLBACK_POLICY) -> str:
+                           policy: RetryPolicy | None = None) -> str:
     """Post the notice, or park it in the outbox when the webhook does not take it; "sent" or "parked".
 
     A webhook that takes it is up again, so the notices parked before are posted right after it.
     Raises OutboxError only when the notice could be neither posted nor parked.
     """
     outboxes = configured_outboxes() if outboxes is None else outboxes
+    policy = policy or CALLBACK_POLICY
     try:
         client = client_factory()
         post(client, message, policy)

@@ -147,7 +147,7 @@ def rejected_file_line(f: dict) -> str:
 def rejected_files_message(files: list[dict], run_id: str, run_url: str, message_id: str, cap: int = 20) -> dict:
     """One message for newly quarantined or reported landing objects: each with its reason code and where it is."""
     shown, hidden = _capped(files, cap)
-    title = f"{plural(len(files), 'landing file', 'landing files')} not loaded"
+    title = f"{plural(len(files), 'landing file', 'landing files')} rejected"
     blocks = [
         header(f":no_entry: {title}"),
         context_block(f"Run {code(run_id)} · alert {code(message_id)} · the originals stay in landing"),

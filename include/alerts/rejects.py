@@ -61,17 +61,20 @@ def pending_files(cur, catalog: str, raw_schema: str, ledger: str) -> list[dict]
     if INGEST_LEDGER not in existing_tables(cur, catalog, raw_schema, [INGEST_LEDGER]):
         return []
     table = f"{catalog}.{check_identifier(raw_schema)}.{INGEST_LEDGER}"
+    # Racing loaders may record one object twice: its state is its strongest row (loaded > quarantined > reported).
+    strength = "case i.status when 'loaded' then 3 when 'quarantined' then 2 when 'reported' then 1 else 0 end"
     rows = _run(cur, f"""
-        select i.landing_key, i.etag, arbitrary(i.status), arbitrary(i.source), arbitrary(i.landing_day),
-               arbitrary(i.reason_code), arbitrary(i.quarantine_uri), min(i.recorded_at)
+        select i.landing_key, i.etag, max_by(i.status, {strength}), arbitrary(i.source), arbitrary(i.landing_day),
+               max_by(i.reason_code, {strength}), max_by(i.quarantine_uri, {strength}), min(i.recorded_at)
         from {table} i
-        where i.status in ({', '.join(map(literal, ALERTED_STATUSES))})
-          and not exists (select 1 from {ledger} l where l.alert_kind = 'rejected_file'
+        where not exists (select 1 from {ledger} l where l.alert_kind = 'rejected_file'
                           and l.alert_key = i.landing_key || '.' || coalesce(i.etag, ''))
         group by i.landing_key, i.etag
+        having max_by(i.status, {strength}) in ({', '.join(map(literal, ALERTED_STATUSES))})
         order by min(i.recorded_at), i.landing_key""")
     names = ("key", "etag", "status", "source", "landing_day", "reason_code", "quarantine_uri")
-    return [{**dict(zip(names, r[:7], strict=True)), "reason_code": safe_code(r[5])} for r in rows]
+    return [{**dict(zip(names, r[:7], strict=True)), "source": safe_code(r[3]), "reason_code": safe_code(r[5])}
+            for r in rows]
 
 
 def rows_alert_key(source: str, source_file: str, batch_id: str | None) -> str:

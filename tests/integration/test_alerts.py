@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import socket
+import threading
+import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from urllib.error import HTTPError
 from urllib.request import Request, urlopen
@@ -17,7 +21,8 @@ from urllib.request import Request, urlopen
 import pytest
 
 from include.alerts.anomalies import send_anomaly_alerts
-from include.alerts.failure import failure_notifier
+from include.alerts.delivery import RetryPolicy
+from include.alerts.failure import deliver_parked_notices, failure_notifier
 from include.alerts.ledger import AlertDeliveryError, literal
 from include.alerts.receiver import WebhookReceiver, read_messages
 from include.alerts.rejects import send_reject_alerts
@@ -56,25 +61,32 @@ def slack_conn(receiver, monkeypatch) -> str:
 
 
 @pytest.fixture()
-def lake(settings):
-    """A Trino cursor and a throwaway schema holding an anomaly table shaped like the dbt model, and the ledger."""
+def tables(settings):
+    """A Trino cursor and a throwaway schema, dropped with whatever the test created in it."""
     if not port_open(settings.trino_host, settings.trino_port):
         pytest.skip(f"Trino is not reachable at {settings.trino_host}:{settings.trino_port}; "
                     "start the stack with `python -m include.stack up`")
     conn = trino_connection(settings)
     cur = conn.cursor()
     schema = f"alerts_test_{uuid.uuid4().hex[:8]}"
-    table = f"iceberg.{schema}.transaction_anomaly_detection"
-    query(cur, f"create schema iceberg.{schema}")
-    query(cur, f"""create table {table} (
+    catalog = settings.trino_catalog
+    query(cur, f"create schema {catalog}.{schema}")
+    yield SimpleNamespace(cur=cur, schema=schema, catalog=catalog, prefix=f"{catalog}.{schema}")
+    for (name,) in query(cur, f"show tables from {catalog}.{schema}"):
+        query(cur, f"drop table {catalog}.{schema}.{name}")
+    query(cur, f"drop schema {catalog}.{schema}")
+    conn.close()
+
+
+@pytest.fixture()
+def lake(tables):
+    """The throwaway schema with an anomaly table shaped like the dbt model (the ledger comes with the first call)."""
+    tables.table = f"{tables.prefix}.transaction_anomaly_detection"
+    query(tables.cur, f"""create table {tables.table} (
         anomaly_id varchar, transaction_id varchar, client_id varchar, asset_id varchar,
         executed_at timestamp(6) with time zone, rule varchar, score double, severity varchar, reason varchar,
         detected_at timestamp(6) with time zone)""")
-    yield SimpleNamespace(cur=cur, schema=schema, table=table)
-    for (name,) in query(cur, f"show tables from iceberg.{schema}"):
-        query(cur, f"drop table iceberg.{schema}.{name}")
-    query(cur, f"drop schema iceberg.{schema}")
-    conn.close()
+    return tables
 
 
 def add_anomalies(lake, rows: list[tuple[str, str, str]]) -> None:
@@ -89,13 +101,13 @@ def add_anomalies(lake, rows: list[tuple[str, str, str]]) -> None:
 
 
 def ledger_rows(lake, kind: str) -> list:
-    return query(lake.cur, f"select alert_key, severity, dag_run_id, message_id from iceberg.{lake.schema}.alert_log "
+    return query(lake.cur, f"select alert_key, severity, dag_run_id, message_id from {lake.prefix}.alert_log "
                            f"where alert_kind = {literal(kind)} order by alert_key")
 
 
 def send_anomalies(lake, slack_conn, run_id="manual__1", cap=20) -> dict:
     return send_anomaly_alerts(lake.cur, slack_conn, run_id, RUN_URL, cap=cap, anomaly_table=lake.table,
-                               ledger_schema=lake.schema)
+                               ledger_schema=lake.schema, catalog=lake.catalog)
 
 
 def post(url: str, body: bytes, content_type: str = "application/json") -> tuple[int, str]:
@@ -211,22 +223,22 @@ def test_webhook_down_raises_records_nothing_and_delivers_once_when_back(lake, r
 
 
 def test_a_retry_after_a_partial_failure_sends_only_the_missing_groups(lake, receiver, slack_conn, monkeypatch):
-    from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+    from slack_sdk import WebhookClient
 
     add_anomalies(lake, [("p1", "critical", "oversell"), ("p2", "high", "amount_outlier"), ("p3", "low", "oversell")])
-    real_send, calls = SlackWebhookHook.send, []
+    real_send, webhook_broken = WebhookClient.send, [True]
 
-    def fails_on_second_message(self, **kwargs):
-        calls.append(kwargs)
-        if len(calls) == 2:
+    def fails_on_the_high_message(self, **kwargs):
+        if webhook_broken[0] and kwargs["text"].startswith("1 high"):
             raise ConnectionError("webhook went away")
         return real_send(self, **kwargs)
 
-    monkeypatch.setattr(SlackWebhookHook, "send", fails_on_second_message)
+    monkeypatch.setattr(WebhookClient, "send", fails_on_the_high_message)
     with pytest.raises(AlertDeliveryError):
         send_anomalies(lake, slack_conn, run_id="try_1")
     assert [r[0] for r in ledger_rows(lake, "anomaly")] == ["p1"]
 
+    webhook_broken[0] = False
     retry = send_anomalies(lake, slack_conn, run_id="try_2")
 
     assert retry["by_severity"] == {"high": 1, "low": 1} and retry["already_alerted"] == 1
@@ -235,33 +247,230 @@ def test_a_retry_after_a_partial_failure_sends_only_the_missing_groups(lake, rec
                                                      "low anomaly detected"]
 
 
-def test_each_rejected_file_and_each_days_row_count_is_alerted_once(lake, receiver, slack_conn, settings):
-    def file(n: int) -> dict:
-        f = {"key": f"transactions/2024/05/01/part-{n}.csv", "etag": f"etag{n}", "source": "transactions",
-             "reason": "missing column 'amount'", "quarantine_uri": f"s3://quarantine/part-{n}.csv.etag{n}"}
-        # The pipeline passes the loader's report, which has no URI: the loader's quarantine copy is assumed.
-        return f if n < 3 else {k: v for k, v in f.items() if k != "quarantine_uri"}
+# --- Reject alerts from the ingest ledger and the rejected-rows models ---------------------------------------------
 
-    def send(files, rows, ds="2024-05-01", run_id="run_1"):
-        return send_reject_alerts(lake.cur, slack_conn, run_id, RUN_URL, files, rows, row_threshold=10, ds=ds,
-                                  ledger_schema=lake.schema)
+EMAIL = "jane.doe+vip@example.org"
 
-    first = send([file(1), file(2)], {"transactions": 50, "clients": 3})
-    assert first["files_sent"] == 2 and first["row_sources_sent"] == ["transactions"]
-    second = send([file(1), file(2), file(3)], {"transactions": 60, "clients": 3}, run_id="run_2")
-    assert second["files_sent"] == 1 and second["files_already_alerted"] == 2
-    assert second["row_sources_sent"] == [] and second["row_sources_already_alerted"] == ["transactions"]
-    assert send([], {"transactions": 60}, ds="2024-05-02", run_id="run_3")["row_sources_sent"] == ["transactions"]
 
-    payloads = [json.dumps(m["payload"]) for m in read_messages(receiver.s)]
-    assert len(payloads) == 4
-    assert "part-1.csv" in payloads[0] and "part-2.csv" in payloads[0] and "missing column" in payloads[0]
-    assert "s3://quarantine/part-1.csv.etag1" in payloads[0]
-    assert "transactions*: 50 rows" in payloads[1]
-    assert "part-3.csv" in payloads[2] and "part-1.csv" not in payloads[2]
-    assert f"s3://{settings.quarantine_bucket}/transactions/2024/05/01/part-3.csv.etag3" in payloads[2]
-    assert "2024-05-02" in payloads[3]
-    assert [r[0] for r in ledger_rows(lake, "rejected_file")] == [f"transactions/2024/05/01/part-{n}.csv.etag{n}"
-                                                                   for n in (1, 2, 3)]
-    assert [r[0] for r in ledger_rows(lake, "rejected_rows")] == ["rejected_rows:transactions:2024-05-01",
-                                                                  "rejected_rows:transactions:2024-05-02"]
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch):
+    """Two posts per message: enough to prove a retry, short enough for a test (one 1 s backoff)."""
+    monkeypatch.setenv("LAKEHOUSE_ALERT_ATTEMPTS", "2")
+
+
+def create_reject_tables(lake, models: bool = True) -> None:
+    """The ingest ledger (columns agreed in notes/interfaces.md) and rejected-rows models shaped like dbt's."""
+    query(lake.cur, f"""create table {lake.prefix}.ingest_ledger (
+        landing_key varchar, etag varchar, status varchar, source varchar, landing_day varchar,
+        reason_code varchar, reason_detail varchar, rows_loaded bigint, quarantine_uri varchar, snapshot_id bigint,
+        batch_id varchar, recorded_at timestamp(6) with time zone)""")
+    for source in ("clients", "transactions") if models else ():
+        query(lake.cur, f"""create table {lake.prefix}.stg_{source}_rejected (
+            record_key varchar, rejection_rule varchar, rejected_column varchar, rejected_value varchar,
+            delivered_email varchar, _source_file varchar, _source_row bigint,
+            _ingested_at timestamp(6) with time zone, _batch_id varchar)""")
+
+
+def add_ingested(lake, *entries: tuple) -> None:
+    """Ingest-ledger rows, each (landing key, status, reason code[, etag])."""
+    values = []
+    for key, status, reason_code, *etag in entries:
+        etag = etag[0] if etag else "e1"
+        day = key.split("dt=")[1][:10] if "dt=" in key else None
+        uri = f"s3://quarantine/{key}.{etag}" if status == "quarantined" else None
+        # The loader's detail is free text: here it quotes a cell, which must go no further.
+        values.append(f"({literal(key)}, {literal(etag)}, {literal(status)}, {literal(key.split('/')[0])}, "
+                      f"{literal(day)}, {literal(reason_code)}, {literal(f'row 3 column email has {EMAIL}')}, 0, "
+                      f"{literal(uri)}, null, 'b', current_timestamp(6))")
+    query(lake.cur, f"insert into {lake.prefix}.ingest_ledger values {', '.join(values)}")
+
+
+def add_rejected(lake, source: str, file: str, batch: str, rows: list[tuple[int, str, str]]) -> None:
+    values = ", ".join(
+        f"({literal(f'{file}#{n}')}, {literal(rule)}, {literal(column)}, {literal(EMAIL)}, {literal(EMAIL)}, "
+        f"{literal(file)}, {n}, current_timestamp(6), {literal(batch)})" for n, rule, column in rows)
+    query(lake.cur, f"insert into {lake.prefix}.stg_{source}_rejected values {values}")
+
+
+def send_rejects(lake, slack_conn, run_id: str = "run_1") -> dict:
+    return send_reject_alerts(lake.cur, slack_conn, run_id, RUN_URL, sources=("clients", "transactions"),
+                              catalog=lake.catalog, raw_schema=lake.schema, staging_schema=lake.schema,
+                              ledger_schema=lake.schema)
+
+
+NOTHING = {"files_sent": 0, "row_batches_sent": 0, "rows_sent": 0, "messages_sent": 0}
+DAY1 = "s3://landing/transactions/dt=2024-05-01/day1.csv"
+LATE = "s3://landing/transactions/dt=2024-04-28/late.csv"
+CLIENTS = "s3://landing/clients/dt=2024-05-01/clients.csv"
+
+
+def test_each_rejected_file_and_batch_is_alerted_once_across_retries_and_late_files(tables, receiver, slack_conn,
+                                                                                       caplog):
+    lake = tables
+    # Before the loader has written its ledger or dbt its models there is nothing to alert, and no error.
+    assert send_rejects(lake, slack_conn, "run_0") == NOTHING
+    create_reject_tables(lake)
+    # A racing loader recorded race.csv twice: loaded wins, so it is no rejected file.
+    add_ingested(lake, ("transactions/dt=2024-05-01/bad.csv", "quarantined", "bad_header"),
+                 ("transactions/dt=2024-05-01/day1.csv", "loaded", None),
+                 ("transactions/dt=2024-05-01/race.csv", "quarantined", "commit_conflict"),
+                 ("transactions/dt=2024-05-01/race.csv", "loaded", None))
+    add_rejected(lake, "transactions", DAY1, "run_1", [(2, "unknown_currency", "currency"),
+                                                       (5, "unknown_currency", "currency"),
+                                                       (9, "implausible_timestamp", "executed_at")])
+    add_rejected(lake, "clients", CLIENTS, "run_1", [(3, "invalid_email", "email")])
+
+    with caplog.at_level(logging.DEBUG):
+        first = send_rejects(lake, slack_conn, "run_1")
+        retried = send_rejects(lake, slack_conn, "run_1")  # the task's retry, or the same run cleared and re-run
+        # A later run loads a late file for an earlier day, a new bad file and an object outside the contract.
+        add_rejected(lake, "transactions", LATE, "run_2", [(4, "out_of_range", "amount")])
+        add_ingested(lake, ("transactions/dt=2024-04-28/old.csv", "quarantined", "too_large"),
+                     ("transactions/dt=2024-05-02/", "reported", "folder_marker", "d41d8"))
+        later = send_rejects(lake, slack_conn, "run_2")
+        again = send_rejects(lake, slack_conn, "run_3")
+
+    assert first == {"files_sent": 1, "row_batches_sent": 2, "rows_sent": 4, "messages_sent": 2}
+    assert retried == NOTHING and again == NOTHING
+    assert later == {"files_sent": 2, "row_batches_sent": 1, "rows_sent": 1, "messages_sent": 2}
+    files1, rows1, files2, rows2 = [json.dumps(m["payload"], ensure_ascii=False) for m in read_messages(receiver.s)]
+    assert "transactions/dt=2024-05-01/bad.csv" in files1 and "`bad_header`" in files1 and "day1.csv" not in files1
+    assert "`unknown_currency` on `currency` ×2" in rows1 and "Rows 2, 5, 9" in rows1 and CLIENTS in rows1
+    assert "old.csv" in files2 and "`too_large`" in files2 and "Reported: `folder_marker`" in files2
+    assert LATE in rows2 and "`out_of_range` on `amount` ×1" in rows2 and DAY1 not in rows2
+    for text in (files1, rows1, files2, rows2, caplog.text):
+        assert "jane.doe" not in text and "example.org" not in text
+    assert [r[0] for r in ledger_rows(lake, "rejected_file")] == [
+        "transactions/dt=2024-04-28/old.csv.e1", "transactions/dt=2024-05-01/bad.csv.e1",
+        "transactions/dt=2024-05-02/.d41d8"]
+    assert [r[0] for r in ledger_rows(lake, "rejected_rows")] == [
+        f"rejected_rows:clients:{CLIENTS}:run_1", f"rejected_rows:transactions:{LATE}:run_2",
+        f"rejected_rows:transactions:{DAY1}:run_1"]
+
+
+# --- Webhook faults: a server of our own on another loopback port --------------------------------------------------
+
+class FaultyWebhook:
+    """A webhook that answers the scripted (status, headers) first and 200 after, noting when each post came."""
+
+    def __init__(self):
+        self.script: list[tuple[int, dict]] = []
+        self.posts: list[tuple[float, int]] = []
+        self.accepted: list[dict] = []
+        webhook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status, headers = webhook.script.pop(0) if webhook.script else (200, {})
+                webhook.posts.append((time.monotonic(), status))
+                if status == 200:
+                    webhook.accepted.append(json.loads(body))
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok" if status == 200 else b"no")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+
+@pytest.fixture()
+def faulty(monkeypatch):
+    webhook = FaultyWebhook()
+    conn_id = f"slack_faulty_{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps({
+        "conn_type": "slackwebhook", "host": f"127.0.0.1:{webhook.port}/services", "schema": "http",
+        "password": TOKEN}))
+    webhook.conn_id = conn_id
+    yield webhook
+    webhook.server.shutdown()
+    webhook.server.server_close()
+
+
+def test_a_webhook_answering_500_gets_the_alert_once_it_recovers(tables, faulty):
+    lake = tables
+    create_reject_tables(lake, models=False)
+    add_ingested(lake, ("transactions/dt=2024-05-01/bad.csv", "quarantined", "bad_header"))
+
+    faulty.script = [(500, {}), (500, {})]
+    with pytest.raises(AlertDeliveryError, match="HTTP 500"):
+        send_rejects(lake, faulty.conn_id, "try_1")
+    assert ledger_rows(lake, "rejected_file") == [] and faulty.accepted == []
+
+    faulty.script = [(503, {})]  # the next try: one more 5xx, backed off, then accepted
+    assert send_rejects(lake, faulty.conn_id, "try_2")["files_sent"] == 1
+    assert send_rejects(lake, faulty.conn_id, "try_3") == NOTHING
+    assert [s for _, s in faulty.posts] == [500, 500, 503, 200]
+    assert len(faulty.accepted) == 1 and len(ledger_rows(lake, "rejected_file")) == 1
+
+
+def test_a_429_is_retried_after_the_wait_it_asks_for_and_a_long_one_is_left_to_the_next_try(tables, faulty):
+    lake = tables
+    create_reject_tables(lake, models=False)
+    add_ingested(lake, ("transactions/dt=2024-05-01/bad.csv", "quarantined", "bad_header"))
+
+    faulty.script = [(429, {"Retry-After": "3600"})]
+    with pytest.raises(AlertDeliveryError, match="Retry-After 3600"):
+        send_rejects(lake, faulty.conn_id, "try_1")
+    assert len(faulty.posts) == 1 and ledger_rows(lake, "rejected_file") == []
+
+    faulty.script = [(429, {"Retry-After": "1"})]
+    assert send_rejects(lake, faulty.conn_id, "try_2")["files_sent"] == 1
+    (asked, status_429), (retried, status_ok) = faulty.posts[1:]
+    assert (status_429, status_ok) == (429, 200) and retried - asked >= 1.0
+    assert len(faulty.accepted) == 1 and len(ledger_rows(lake, "rejected_file")) == 1
+
+
+# --- Failure notices through the outbox ----------------------------------------------------------------------------
+
+@pytest.fixture()
+def outbox_bucket(settings, s3, tmp_path, monkeypatch):
+    """A fresh bucket on the real object store as the failure outbox, and an empty local fallback."""
+    bucket = f"alert-outbox-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    monkeypatch.setenv("LAKEHOUSE_ALERT_OUTBOX", f"s3://{bucket}/outbox/")
+    monkeypatch.setenv("LAKEHOUSE_ALERT_OUTBOX_FALLBACK", (tmp_path / "fallback").as_uri())
+    # One post per notice in the callback: the webhook is plainly down, and the test need not wait on backoff.
+    monkeypatch.setattr("include.alerts.failure.CALLBACK_POLICY", RetryPolicy(attempts=1))
+    yield bucket
+    for obj in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+        s3.delete_object(Bucket=bucket, Key=obj["Key"])
+    s3.delete_bucket(Bucket=bucket)
+
+
+def fail_task(slack_conn: str, task_id: str) -> None:
+    ti = SimpleNamespace(dag_id="lakehouse", task_id=task_id, try_number=3, map_index=-1,
+                         log_url=f"http://localhost:8080/dags/lakehouse/runs/manual__1/tasks/{task_id}")
+    failure_notifier(slack_conn)({"ti": ti, "run_id": "manual__1", "exception": RuntimeError("boom")})
+
+
+def test_a_failure_notice_waits_in_the_outbox_while_the_webhook_is_down_and_is_delivered_once(
+        receiver, slack_conn, outbox_bucket, s3):
+    def parked() -> int:
+        return len(s3.list_objects_v2(Bucket=outbox_bucket).get("Contents", []))
+
+    def failed_tasks() -> list[str]:
+        return [json.dumps(m["payload"]).split("*Task*\\n`")[1].split("`")[0] for m in read_messages(receiver.s)]
+
+    receiver.stop()
+    fail_task(slack_conn, "ingest_transactions")  # the callback must not raise: the task has already failed
+    assert parked() == 1 and read_messages(receiver.s) == []
+
+    receiver.start()
+    assert deliver_parked_notices(slack_conn) == 1  # what the next alert_rejects task does
+    assert deliver_parked_notices(slack_conn) == 0 and parked() == 0
+
+    receiver.stop()
+    fail_task(slack_conn, "stg_transactions_run")
+    receiver.start()
+    fail_task(slack_conn, "alert_rejects")  # the next callback posts its own notice, then the parked one
+    assert parked() == 0 and deliver_parked_notices(slack_conn) == 0
+    assert failed_tasks() == ["ingest_transactions", "alert_rejects", "stg_transactions_run"]

@@ -129,7 +129,7 @@ def test_rejected_files_message_lists_each_file_with_reason_code_and_quarantine_
     assert "`transactions/dt=2024-05-01/f0.csv`" in body and "s3://quarantine/f1.csv.e1" in body
     assert "Quarantined: `bad_header`" in body and "day `2024-05-01`" in body
     assert "… and 1 more files (transactions ×1)" in body
-    assert "3 landing files not loaded" in msg["blocks"][0]["text"]["text"]
+    assert "3 landing files rejected" in msg["blocks"][0]["text"]["text"]
     assert_valid_block_kit(msg)
     reported = rejected_files_message(files[2:], RUN_ID, RUN_URL, "m-2")
     assert "Reported: `bad_layout`" in "\n".join(texts(reported["blocks"]))
