@@ -20,18 +20,13 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 
 from include.airflow_api import AirflowApi, AirflowApiError
-from include.pipeline.config import DAG_ID
+from include.pipeline.config import DAG_ID, LOCAL_SENSOR_SETTINGS
 from include.settings import REPO_ROOT, get_settings
 from include.stack.airflow import airflow_env
 
 # Locally a missing optional source should cost seconds, not the production half hour. The stack's Airflow
 # processes must run with these (include/stack/airflow.py's airflow_env); the DAG reads them at parse time.
-FAST_SENSORS = {
-    "LAKEHOUSE_OPTIONAL_SOURCE_TIMEOUT_SECONDS": "20",
-    "LAKEHOUSE_TRANSACTIONS_TIMEOUT_SECONDS": "60",
-    "LAKEHOUSE_POKE_INTERVAL_SECONDS": "5",
-    "LAKEHOUSE_RETRY_DELAY_SECONDS": "5",
-}
+FAST_SENSORS = LOCAL_SENSOR_SETTINGS
 FINISHED = ("success", "failed")
 TASK_DONE = ("success", "skipped", "failed", "upstream_failed", "removed")
 RUNS = f"/api/v2/dags/{DAG_ID}/dagRuns"

@@ -60,6 +60,9 @@ def delete_runs(api: AirflowApi, days: list[date]) -> None:
     found = api.get(RUNS, logical_date_gte=f"{days[0]}T00:00:00Z", logical_date_lte=f"{days[-1]}T00:00:00Z",
                     limit=100)["dag_runs"]
     for run in found:
+        if run["state"] not in ("success", "failed"):
+            # A run left going by an interrupted session: end it first, the API deletes only finished runs.
+            api.patch(f"{RUNS}/{run['dag_run_id']}", {"state": "failed"})
         api.delete(f"{RUNS}/{run['dag_run_id']}")
 
 
