@@ -14,7 +14,9 @@ import hashlib
 import io
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -35,6 +37,12 @@ ISO_TS = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]
 CANONICAL_TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 INTEGER = re.compile(r"^[+-]?\d+$")
+LANDING_DT = re.compile(r"(?:^|/)dt=(\d{4}-\d{2}-\d{2})/")
+# The dbt project's staging bounds (dbt_project.yml vars) and its ISO 4217 seed.
+MAX_INTEGER_DIGITS = 11
+EXECUTED_AT_MAX_DAYS_BEFORE_DT = 30
+EXECUTED_AT_SKEW = timedelta(hours=14)
+ISO_4217_SEED = Path(__file__).resolve().parents[2] / "dbt" / "lakehouse" / "seeds" / "iso_4217_currencies.csv"
 
 
 class BrokenFile(Exception):
@@ -107,16 +115,50 @@ def _bad_date(value: str | None) -> bool:
         return True
 
 
-def _reject_transaction(r: dict) -> str | None:
+@cache
+def iso_currencies() -> frozenset[str]:
+    lines = ISO_4217_SEED.read_text(encoding="utf-8").splitlines()[1:]
+    return frozenset(line.split(",", 1)[0] for line in lines if line)
+
+
+def _out_of_range(text: str | None) -> bool:
+    """A plain decimal past decimal(28,8)'s scale or with more integer digits than staging allows."""
+    if text is None or not NUMBER.match(text):
+        return False
+    value = Decimal(text)
+    return abs(value) >= Decimal(10) ** MAX_INTEGER_DIGITS or value != value.quantize(Decimal("1e-8"))
+
+
+def _implausible(executed_at: datetime, key: str) -> bool:
+    """executed_at too long before the key's dt, or after that day's end plus the skew."""
+    match = LANDING_DT.search(key)
+    if not match:
+        return False
+    start = datetime.fromisoformat(match.group(1)).replace(tzinfo=timezone.utc)
+    return not (start - timedelta(days=EXECUTED_AT_MAX_DAYS_BEFORE_DT) <= executed_at
+                < start + timedelta(days=1) + EXECUTED_AT_SKEW)
+
+
+def _reject_transaction(r: dict, key: str) -> str | None:
     """The first rule a cleaned transaction breaks (orphan references are checked later, with the references)."""
     if r["transaction_id"] is None:
         return "missing_id"
     if parse_ts(r["executed_at"]) is None or parse_ts(r["updated_at"]) is None:
         return "bad_timestamp"
+    if _implausible(parse_ts(r["executed_at"]), key):
+        return "implausible_timestamp"
     if any(r[c] is not None and not NUMBER.match(r[c]) for c in ("quantity", "price", "amount", "fee")):
         return "unparseable_number"
+    if any(_out_of_range(r[c]) for c in ("quantity", "price", "amount", "fee")):
+        return "out_of_range"
     if any(r[c] is None or r[c].lower() not in ENUMS[c] for c in ENUM_COLUMNS["transactions"]):
         return "unknown_enum"
+    if r["currency"] is None or r["currency"].upper() not in iso_currencies():
+        return "unknown_currency"
+    return _reject_amounts(r)
+
+
+def _reject_amounts(r: dict) -> str | None:
     kind = r["transaction_type"].lower()
     if kind in ("buy", "sell"):
         if r["quantity"] is None or r["price"] is None or float(r["quantity"]) <= 0 or float(r["price"]) <= 0:
@@ -137,6 +179,8 @@ def _reject_reference(source: str, r: dict) -> str | None:
         return "bad_timestamp"
     if source == "assets" and r["risk_rating"] is not None and not INTEGER.match(r["risk_rating"]):
         return "unparseable_number"
+    if source == "assets" and r["risk_rating"] is not None and not -(2**31) <= int(r["risk_rating"]) < 2**31:
+        return "out_of_range"
     if any(r[c] is None or r[c].lower() not in ENUMS[c] for c in ENUM_COLUMNS[source]):
         return "unknown_enum"
     if source == "assets" and (r["is_active"] or "").lower() not in TRUE_SPELLINGS + FALSE_SPELLINGS:
@@ -203,7 +247,7 @@ def _classify_rows(audit: Audit, key: str, header: list[str], rows: list[list[st
             continue
         in_file.add(fingerprint)
         cleaned = {c: clean(v) for c, v in raw.items()}
-        reason = _reject_transaction(cleaned) if source == "transactions" else _reject_reference(source, cleaned)
+        reason = _reject_transaction(cleaned, key) if source == "transactions" else _reject_reference(source, cleaned)
         if reason:
             audit.mark(reason, key, i)
             continue

@@ -87,7 +87,7 @@ parsed as (
         known_currencies.currency_code is not null as is_known_currency,
         {#- A file outside the dt= layout is judged by the day it was loaded (then only "not in the future"). #}
         with_timezone(
-            cast(coalesce(cleaned.landing_date, date(cleaned._ingested_at)) as timestamp(6)), 'UTC'
+            cast(coalesce(cleaned.landing_date, date(cleaned._ingested_at)) as timestamp), 'UTC'
         ) as landing_day_start
 
     from cleaned
@@ -107,6 +107,8 @@ checked as (
                 {{ reject_if('transaction_id is null', 'missing_id', 'transaction_id') }},
                 {{ reject_if('executed_at is null', 'bad_timestamp', 'executed_at') }},
                 {{ reject_if('updated_at is null', 'bad_timestamp', 'updated_at') }},
+                {#- dt is the day of executed_at: a trade far before it, or after it ends (the year 2999), is not
+                    a delivery error the marts could absorb. #}
                 {%- set latest_executed_at = "date_add('hour', 24 + " ~ var('executed_at_skew_hours')
                     ~ ", landing_day_start)" %}
                 {%- set earliest_executed_at = "date_add('day', -" ~ var('executed_at_max_days_before_dt')
