@@ -109,38 +109,53 @@ def conform(data: pa.RecordBatch, arrow_schema: pa.Schema) -> pa.RecordBatch:
 def write_data_files(table, batches: Iterable[pa.RecordBatch], target_bytes: int | None = None) -> list:
     """Write conformed batches as Parquet data files of the table, one file per `target_bytes` of Arrow data.
 
-    pyiceberg's own streaming append hands every chunk to a thread pool at once (so a big file is held whole);
-    here one chunk is written before the next is read. Nothing is committed: the caller commits the files.
+    pyiceberg's own streaming append hands every chunk to a thread pool at once (so a big file is held whole).
+    Here one chunk is written in the background while the next is read: at most two chunks in memory, and both
+    cores busy (pyarrow releases the GIL to parse and to encode). Nothing is committed: the caller commits.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from pyiceberg.io.pyarrow import pyarrow_to_schema, write_file
     from pyiceberg.table import WriteTask
 
-    target_bytes = target_bytes or DATA_FILE_TARGET_BYTES
     metadata = table.metadata
     task_schema = pyarrow_to_schema(table.schema().as_arrow(), name_mapping=metadata.schema().name_mapping,
                                     format_version=metadata.format_version)
     write_uuid, counter = uuid.uuid4(), itertools.count()
+
+    def write(chunk: list[pa.RecordBatch]) -> list:
+        task = WriteTask(write_uuid=write_uuid, task_id=next(counter), schema=task_schema, record_batches=chunk)
+        return list(write_file(table.io, metadata, iter([task])))
+
     files: list = []
-    buffer: list[pa.RecordBatch] = []
-
-    def flush() -> None:
-        task = WriteTask(write_uuid=write_uuid, task_id=next(counter), schema=task_schema, record_batches=buffer)
-        files.extend(write_file(table.io, metadata, iter([task])))
-
-    try:
-        size = 0
-        for batch in batches:
-            buffer.append(batch)
-            size += batch.nbytes
-            if size >= target_bytes:
-                flush()
-                buffer, size = [], 0
-        if buffer:
-            flush()
-    except BaseException:
-        delete_data_files(table, files)
-        raise
+    pending = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="data-file-writer") as pool:
+        try:
+            for chunk in _chunks(batches, target_bytes or DATA_FILE_TARGET_BYTES):
+                if pending is not None:
+                    files += pending.result()
+                pending = pool.submit(write, chunk)
+            if pending is not None:
+                files += pending.result()
+                pending = None
+        except BaseException:
+            if pending is not None and pending.exception() is None:
+                files += pending.result()
+            delete_data_files(table, files)
+            raise
     return files
+
+
+def _chunks(batches: Iterable[pa.RecordBatch], target_bytes: int):
+    chunk, size = [], 0
+    for batch in batches:
+        chunk.append(batch)
+        size += batch.nbytes
+        if size >= target_bytes:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
 
 
 def delete_data_files(table, files: list) -> None:
