@@ -24,7 +24,7 @@ def ingest_source(source: str, run_id: str, ds: str) -> dict[str, Any]:
 
     report = load(sources=[source], batch_id=run_id, up_to=ds)
     for f in report.files:
-        if f.status == "rejected":
+        if f.status in ("quarantined", "reported"):
             # The code only: the loader's detail after it may quote the file's content.
             log.warning("REJECTED %s: %s", f.key, _reason_code(f.reason))
         elif f.status == "loaded":
