@@ -137,7 +137,7 @@ def shared_backfill(workdir: Path) -> dict:
     started = time.monotonic()
     backfill(api, DAYS, reprocess="completed")
     late = LateArrival(api, s3, withheld)
-    latest = wait_for_runs(api, DAYS, timeout=2400, on_poll=late)
+    latest = wait_for_runs(api, DAYS, timeout=5400, on_poll=late)
     first = _snapshot(api, settings, latest)
     first["seconds"] = time.monotonic() - started
     cleared = rerun_tasks(first["states"][DAY1])
