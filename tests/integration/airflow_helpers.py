@@ -11,7 +11,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from include.airflow_api import AirflowApi
+from include.airflow_api import AirflowApi, AirflowApiError
 from include.alerts.receiver import read_messages
 from include.main_job import FAST_SENSORS, RUNS, backfill, generate, last_complete_days, task_states, wait_for_runs
 from include.pipeline.config import DAG_ID, LANDING_BUCKET
@@ -56,14 +56,28 @@ def require_local_sensor_settings(api: AirflowApi) -> None:
 
 
 def delete_runs(api: AirflowApi, days: list[date]) -> None:
-    """Forget earlier runs of these days, so the backfill runs each of them again from scratch."""
+    """Forget earlier runs of these days, so the backfill runs each of them again from scratch.
+
+    A session interrupted mid-backfill leaves a backfill open and runs going: cancel the one, fail the others (the
+    API deletes only finished runs), then delete.
+    """
+    for old in api.get("/api/v2/backfills", dag_id=DAG_ID, limit=100)["backfills"]:
+        if not old["completed_at"]:
+            api.call("PUT", f"/api/v2/backfills/{old['id']}/cancel")
     found = api.get(RUNS, logical_date_gte=f"{days[0]}T00:00:00Z", logical_date_lte=f"{days[-1]}T00:00:00Z",
                     limit=100)["dag_runs"]
     for run in found:
-        if run["state"] not in ("success", "failed"):
-            # A run left going by an interrupted session: end it first, the API deletes only finished runs.
-            api.patch(f"{RUNS}/{run['dag_run_id']}", {"state": "failed"})
-        api.delete(f"{RUNS}/{run['dag_run_id']}")
+        path = f"{RUNS}/{run['dag_run_id']}"
+        for attempt in range(5):
+            if api.get(path)["state"] in ("success", "failed"):
+                break
+            try:
+                api.patch(path, {"state": "failed"})
+            except AirflowApiError as exc:  # the scheduler may hold the row: try again shortly
+                if exc.status != 500 or attempt == 4:
+                    raise
+                time.sleep(3)
+        api.delete(path)
 
 
 def clear_tasks(api: AirflowApi, run_id: str, task_ids: list[str]) -> None:
