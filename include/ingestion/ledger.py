@@ -148,9 +148,24 @@ class Ledger:
                                  batch_id=batch_id))
         return entries
 
+    def catch_up(self, source: str, table, batch_id: str | None = None) -> list[Entry]:
+        """Record the load commits newer than the watermark; a racing loader may have just recorded some of them,
+        so the ledger is read again for those snapshots first (duplicates would be harmless, only untidy)."""
+        from pyiceberg.expressions import And, EqualTo, In
+
+        missing = self.unrecorded(source, table, batch_id)
+        if missing:
+            self.table.refresh()
+            ids = [e.snapshot_id for e in missing]
+            columns = ("landing_key", "etag", "status", "source", "snapshot_id")
+            data = self.table.scan(row_filter=And(EqualTo("source", source), In("snapshot_id", ids)),
+                                   selected_fields=columns).to_arrow()
+            for row in zip(*(data.column(c).to_pylist() for c in columns), strict=True):
+                self._remember(*row)
+            missing = [e for e in missing if e.snapshot_id not in self.recorded_snapshots(source)]
+            self.record(missing)
+        return missing
+
     def repair(self, source: str, table, batch_id: str | None = None) -> tuple[set[int], list[Entry]]:
         """Invalidate rolled-back rows, then record load commits the ledger missed (a crash, a racing loader)."""
-        gone = self.invalidate(source, table)
-        missing = self.unrecorded(source, table, batch_id)
-        self.record(missing)
-        return gone, missing
+        return self.invalidate(source, table), self.catch_up(source, table, batch_id)

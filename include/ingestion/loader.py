@@ -247,7 +247,7 @@ class _Loader:
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             table = self.tables[source]
             # A racing loader may have committed this very file since the ledger was read.
-            self.ledger.record(self.ledger.unrecorded(source, table, self.batch_id))
+            self.ledger.catch_up(source, table, self.batch_id)
             if self.ledger.status(key, etag) == LOADED:
                 delete_data_files(table, files)
                 return FileResult(key, etag, source, "skipped", reason="loaded by a concurrent loader")
