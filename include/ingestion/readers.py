@@ -6,6 +6,7 @@ contract.FILE_REASONS and a detail that names columns, row numbers and sizes, ne
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
@@ -55,9 +56,16 @@ class LandingFile:
         self.columns = columns
         self.extra_columns = [c for c in columns if c not in COLUMNS[source]]
         self._batches, self._classify, self._closers = batches, classify, closers
+        self._started = False
 
     def batches(self) -> Iterator[pa.RecordBatch]:
-        """Every column pa.string(), values as delivered; raises FileRejected at any point, header_only at the end."""
+        """Every column pa.string(), values as delivered; raises FileRejected at any point, header_only at the end.
+
+        A file is read once: a second call would see an exhausted stream and report it as header-only.
+        """
+        if self._started:
+            raise RuntimeError("batches() can be called only once per open landing file")
+        self._started = True
         rows = 0
         try:
             for batch in self._batches():
@@ -71,7 +79,8 @@ class LandingFile:
 
     def close(self) -> None:
         for close in reversed(self._closers):
-            close()
+            with contextlib.suppress(Exception):  # local handles only; a close error must not hide the real outcome
+                close()
 
     def __enter__(self) -> LandingFile:
         return self
