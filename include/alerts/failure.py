@@ -65,7 +65,8 @@ def _mask_known_secrets(text: str) -> str:
 
 
 def exception_summary(exception: object, limit: int = MAX_EXCEPTION) -> str:
-    """The exception as safe Slack text: known secrets masked, URL credentials and webhook tokens removed, cut."""
+    """The exception as safe Slack text: known secrets masked, URL credentials and webhook tokens removed, quoted
+    values and email addresses hidden (an error about a cell quotes the cell), cut to `limit`."""
     if exception is None or exception == "":
         return NO_EXCEPTION
     text = f"{type(exception).__name__}: {exception}" if isinstance(exception, BaseException) else str(exception)

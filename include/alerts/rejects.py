@@ -43,12 +43,14 @@ def _run(cur, sql: str) -> list:
     return cur.fetchall()
 
 
-def existing_tables(cur, catalog: str, schema: str, names: Iterable[str]) -> set[str]:
-    """Those of `names` that exist in `catalog.schema`: a table not created yet means nothing to alert."""
-    names = list(names)
-    rows = _run(cur, f"select table_name from {check_identifier(catalog)}.information_schema.tables "
-                     f"where table_schema = {literal(schema)} and table_name in ({', '.join(map(literal, names))})")
-    return {r[0] for r in rows}
+def existing_tables(cur, catalog: str, tables: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Those of the (schema, table) pairs that exist in `catalog`: a table not created yet means nothing to alert."""
+    tables = set(tables)
+    schemas, names = sorted({s for s, _ in tables}), sorted({n for _, n in tables})
+    rows = _run(cur, f"select table_schema, table_name from {check_identifier(catalog)}.information_schema.tables "
+                     f"where table_schema in ({', '.join(map(literal, schemas))}) "
+                     f"and table_name in ({', '.join(map(literal, names))})")
+    return {(r[0], r[1]) for r in rows} & tables
 
 
 def file_alert_key(key: str, etag: str | None) -> str:
@@ -58,8 +60,6 @@ def file_alert_key(key: str, etag: str | None) -> str:
 
 def pending_files(cur, catalog: str, raw_schema: str, ledger: str) -> list[dict]:
     """Quarantined or reported landing objects with no `rejected_file` alert yet, oldest first."""
-    if INGEST_LEDGER not in existing_tables(cur, catalog, raw_schema, [INGEST_LEDGER]):
-        return []
     table = f"{catalog}.{check_identifier(raw_schema)}.{INGEST_LEDGER}"
     # Racing loaders may record one object twice: its state is its strongest row (loaded > quarantined > reported).
     strength = "case i.status when 'loaded' then 3 when 'quarantined' then 2 when 'reported' then 1 else 0 end"
@@ -84,7 +84,7 @@ def rows_alert_key(source: str, source_file: str, batch_id: str | None) -> str:
 def _pending_rows_sql(table: str, source: str, ledger: str) -> str:
     key = f"'rejected_rows:{source}:' || r._source_file || ':' || coalesce(r._batch_id, '')"
     return f"""
-        select r._source_file, r._batch_id, r.rejection_rule, r.rejected_column, count(*),
+        select '{source}', r._source_file, r._batch_id, r.rejection_rule, r.rejected_column, count(*),
                slice(array_sort(array_agg(r._source_row)), 1, {ROW_SAMPLE})
         from {table} r
         where not exists (select 1 from {ledger} l where l.alert_kind = 'rejected_rows' and l.alert_key = {key})
@@ -92,21 +92,21 @@ def _pending_rows_sql(table: str, source: str, ledger: str) -> str:
 
 
 def pending_row_batches(cur, catalog: str, staging_schema: str, sources: Iterable[str], ledger: str) -> list[dict]:
-    """Batches of rejected rows with no `rejected_rows` alert yet: source, file, batch, rules with their columns
-    and counts, the first row numbers, and the total."""
-    models = {f"stg_{check_identifier(s)}_rejected": s for s in sources}
+    """Batches of rejected rows with no `rejected_rows` alert yet in the given sources' models: source, file,
+    batch, rules with their columns and counts, the first row numbers, and the total. One query for all sources."""
+    tables = [f"{catalog}.{check_identifier(staging_schema)}.stg_{check_identifier(s)}_rejected" for s in sources]
+    if not tables:
+        return []
+    sql = " union all ".join(_pending_rows_sql(t, s, ledger) for t, s in zip(tables, sources, strict=True))
     batches: dict[tuple, dict] = {}
-    for model in sorted(existing_tables(cur, catalog, staging_schema, models)):
-        source = models[model]
-        table = f"{catalog}.{check_identifier(staging_schema)}.{model}"
-        for file, batch_id, rule, column, n, sample in _run(cur, _pending_rows_sql(table, source, ledger)):
-            b = batches.setdefault((source, file, batch_id), {"source": source, "source_file": file,
-                                                             "batch_id": batch_id, "rows": 0, "rules": {},
-                                                             "sample_rows": []})
-            b["rows"] += n
-            rule_key = (safe_code(rule) or "unknown", safe_code(column))
-            b["rules"][rule_key] = b["rules"].get(rule_key, 0) + n
-            b["sample_rows"] = sorted({*b["sample_rows"], *(int(x) for x in sample if x is not None)})[:ROW_SAMPLE]
+    for source, file, batch_id, rule, column, n, sample in _run(cur, sql):
+        b = batches.setdefault((source, file, batch_id), {"source": source, "source_file": file,
+                                                         "batch_id": batch_id, "rows": 0, "rules": {},
+                                                         "sample_rows": []})
+        b["rows"] += n
+        rule_key = (safe_code(rule) or "unknown", safe_code(column))
+        b["rules"][rule_key] = b["rules"].get(rule_key, 0) + n
+        b["sample_rows"] = sorted({*b["sample_rows"], *(int(x) for x in sample if x is not None)})[:ROW_SAMPLE]
     return sorted(batches.values(), key=lambda b: (b["source"], b["source_file"] or "", b["batch_id"] or ""))
 
 
@@ -139,11 +139,15 @@ def send_reject_alerts(trino_cursor, slack_conn_id: str, run_id: str, run_url: s
     # Built on first use: a run with nothing new needs no Slack connection at all.
     client = functools.cache(functools.partial(slack_hook, slack_conn_id))
 
-    files = pending_files(cur, catalog, raw_schema, ledger)
+    sources = [check_identifier(s) for s in sources]
+    models = [(staging_schema, f"stg_{s}_rejected") for s in sources]
+    present = existing_tables(cur, catalog, [(raw_schema, INGEST_LEDGER), *models])
+    files = pending_files(cur, catalog, raw_schema, ledger) if (raw_schema, INGEST_LEDGER) in present else []
     files_sent = _alert(cur, client, "rejected_file", files, lambda f: file_alert_key(f["key"], f["etag"]),
                         FILE_SEVERITY, run_id,
                         lambda m: rejected_files_message(files, run_id, run_url, m, cap=cap), ledger_schema, catalog)
-    batches = [b for b in pending_row_batches(cur, catalog, staging_schema, sources, ledger)
+    with_model = [s for s in sources if (staging_schema, f"stg_{s}_rejected") in present]
+    batches = [b for b in pending_row_batches(cur, catalog, staging_schema, with_model, ledger)
                if b["rows"] > row_threshold]
     batches_sent = _alert(cur, client, "rejected_rows", batches,
                           lambda b: rows_alert_key(b["source"], b["source_file"], b["batch_id"]), ROWS_SEVERITY,
