@@ -10,6 +10,7 @@ from include.settings import Settings
 from include.stack.artifacts import trino_home
 from include.stack.java import find_java
 from include.stack.process import StackError, port_open, read_pid, spawn, stop_pid, tail, wait_until
+from include.stack.trino_catalog import catalog_properties
 
 NAME = "trino"
 
@@ -56,39 +57,14 @@ class Trino:
             f"catalog.config-dir={self.etc / 'catalog'}\n"
         )
         (self.etc / "log.properties").write_text("io.trino=INFO\n")
-        endpoint = self.s.s3_endpoint_url
-        s3_lines = (
-            f"s3.endpoint={endpoint}\ns3.path-style-access=true\n" if endpoint else ""
-        )
         # Secrets stay out of the file: Trino resolves ${ENV:...} from the process environment at start. Owner-only
-        # all the same, since it names the catalog database and its user.
+        # all the same, since it names the catalog database and its user. The Astro path mounts the same renderer's
+        # output (include/stack/trino_catalog.py).
         catalog = self.etc / "catalog" / f"{self.s.trino_catalog}.properties"
         fd = os.open(catalog, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w") as out:
-            out.write(self._catalog_properties(s3_lines))
-
-    def _catalog_properties(self, s3_lines: str) -> str:
-        return (
-            "connector.name=iceberg\n"
-            "iceberg.catalog.type=jdbc\n"
-            f"iceberg.jdbc-catalog.catalog-name={self.s.iceberg_catalog_name}\n"
-            "iceberg.jdbc-catalog.driver-class=org.postgresql.Driver\n"
-            f"iceberg.jdbc-catalog.connection-url=jdbc:postgresql://{self.s.pg_host}:{self.s.pg_port}/"
-            f"{self.s.pg_catalog_db}\n"
-            "iceberg.jdbc-catalog.connection-user=${ENV:LAKEHOUSE_PG_USER}\n"
-            "iceberg.jdbc-catalog.connection-password=${ENV:LAKEHOUSE_PG_PASSWORD}\n"
-            f"iceberg.jdbc-catalog.default-warehouse-dir={self.s.warehouse_uri}\n"
-            "iceberg.file-format=PARQUET\n"
-            "fs.native-s3.enabled=true\n"
-            f"{s3_lines}"
-            f"s3.region={self.s.s3_region}\n"
-            "s3.aws-access-key=${ENV:AWS_ACCESS_KEY_ID}\n"
-            "s3.aws-secret-key=${ENV:AWS_SECRET_ACCESS_KEY}\n"
-            # Floors for the maintenance procedures, so a routine `expire_snapshots` cannot drop recent history.
-            f"iceberg.expire-snapshots.min-retention={self.s.iceberg_min_retention}\n"
-            f"iceberg.remove-orphan-files.min-retention={self.s.iceberg_min_retention}\n"
-        )
+            out.write(catalog_properties(self.s))
 
     def _address(self) -> str:
         """Where this node is reached: the bind address, or loopback when it binds every interface."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from unittest import mock
 
 from include.settings import REPO_ROOT, Settings
 
@@ -34,7 +33,7 @@ def catalog_properties(settings: Settings) -> str:
     s3_lines = f"s3.endpoint={s.s3_endpoint_url}\ns3.path-style-access=true\n" if s.s3_endpoint_url else ""
     # Floors for the maintenance procedures, so a routine `expire_snapshots` cannot drop recent history
     # (rendered once the settings carry a retention).
-    retention = getattr(s, "iceberg_min_retention", None)
+    retention = s.iceberg_min_retention
     retention_lines = (
         f"iceberg.expire-snapshots.min-retention={retention}\n"
         f"iceberg.remove-orphan-files.min-retention={retention}\n"
@@ -61,8 +60,12 @@ def catalog_properties(settings: Settings) -> str:
 
 def default_settings() -> Settings:
     """The settings with every variable unset: the committed compose files must not depend on who renders them."""
-    with mock.patch.dict(os.environ, clear=True):
+    saved = dict(os.environ)
+    os.environ.clear()
+    try:
         return Settings()
+    finally:
+        os.environ.update(saved)
 
 
 def compose_settings() -> Settings:
