@@ -7,7 +7,10 @@ worker, unlike a worker's disk. When S3 itself is unreachable the message falls 
 (`LAKEHOUSE_ALERT_OUTBOX_FALLBACK`, default `<LAKEHOUSE_HOME>/alert_outbox`), drained the same way.
 
 Each message is stored under a name derived from its notice id, so parking the same notice twice keeps one copy;
-a parked message is deleted right after the webhook accepted it, so it is posted once.
+a parked message is deleted right after the webhook accepted it, so it is posted once. Two drains at the same time
+(an alert task and a failure callback) do not both post it: each first claims the message with a create-if-absent
+write (S3 `If-None-Match: *`, or O_EXCL on a disk), and only the claimant posts. A claim left by a drain that died
+is taken over after CLAIM_TTL; a drain that died between posting and deleting is the one case that posts twice.
 """
 
 from __future__ import annotations
@@ -17,11 +20,14 @@ import json
 import logging
 import os
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlparse
 
 log = logging.getLogger(__name__)
+# Longer than any post with its retries takes; a claim this old was left by a drain that died.
+CLAIM_TTL = timedelta(minutes=15)
+CLAIMS = "claims"
 
 
 def record_name(notice_id: str) -> str:
@@ -55,8 +61,29 @@ class DirOutbox:
         records = [(p.name, json.loads(p.read_bytes())) for p in self.path.glob("*.json")]
         return sorted(records, key=lambda r: r[1]["parked_at"])
 
+    def _claim_path(self, name: str) -> Path:
+        return self.path / CLAIMS / name
+
+    def claim(self, name: str) -> bool:
+        path = self._claim_path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+                return True
+            except FileExistsError:
+                age = datetime.now(timezone.utc) - datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+                if age < CLAIM_TTL:
+                    return False
+                path.unlink(missing_ok=True)
+        return False
+
+    def release(self, name: str) -> None:
+        self._claim_path(name).unlink(missing_ok=True)
+
     def remove(self, name: str) -> None:
         (self.path / name).unlink(missing_ok=True)
+        self.release(name)
 
 
 class S3Outbox:
@@ -92,8 +119,32 @@ class S3Outbox:
                 records.append((name, json.loads(body)))
         return sorted(records, key=lambda r: r[1]["parked_at"])
 
+    def claim(self, name: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        key = f"{self.prefix}{CLAIMS}/{name}"
+        for _ in range(2):
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=key, Body=b"", IfNoneMatch="*")
+                return True
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in ("PreconditionFailed", "412"):
+                    raise
+            try:
+                modified = self.client.head_object(Bucket=self.bucket, Key=key)["LastModified"]
+            except ClientError:
+                continue  # released meanwhile: try again
+            if datetime.now(timezone.utc) - modified < CLAIM_TTL:
+                return False
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        return False
+
+    def release(self, name: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=f"{self.prefix}{CLAIMS}/{name}")
+
     def remove(self, name: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self.prefix + name)
+        self.release(name)
 
 
 def outbox_from_uri(uri: str):
@@ -133,6 +184,7 @@ def park(outboxes: list, notice_id: str, message: dict) -> str:
 def drain(outboxes: list, send: Callable[[dict], None]) -> int:
     """Post every parked message, oldest first, deleting each right after `send` returned; return how many.
 
+    A message another drain has claimed is left to it.
     `send` raises when the webhook does not accept a message: that message and the rest stay for the next drain.
     An outbox that cannot be listed is skipped; its error is raised after the others were drained.
     """
@@ -145,7 +197,13 @@ def drain(outboxes: list, send: Callable[[dict], None]) -> int:
             failure = failure or exc
             continue
         for name, record in records:
-            send(record["message"])
+            if not outbox.claim(name):
+                continue  # another drain is posting it
+            try:
+                send(record["message"])
+            except BaseException:
+                outbox.release(name)
+                raise
             outbox.remove(name)
             sent += 1
     if sent:

@@ -129,6 +129,25 @@ def test_a_parked_notice_is_posted_once_and_stays_until_posted(tmp_path):
     assert drain([outbox], sent.append) == 0 and len(sent) == 2
 
 
+def test_a_message_another_drain_claimed_is_left_to_it_unless_its_claim_is_stale(tmp_path):
+    import os
+    import time
+
+    from include.alerts.outbox import CLAIM_TTL, record_name
+
+    outbox, sent = DirOutbox(tmp_path / "outbox"), []
+    park([outbox], "failure:a", MESSAGE)
+    name = record_name("failure:a")
+    assert outbox.claim(name) and not outbox.claim(name)  # create-if-absent: one claimant
+    assert drain([outbox], sent.append) == 0 and len(outbox.pending()) == 1
+
+    # The claimant died: after CLAIM_TTL its claim is taken over and the message posted.
+    old = time.time() - CLAIM_TTL.total_seconds() - 60
+    os.utime(outbox.path / "claims" / name, (old, old))
+    assert drain([outbox], sent.append) == 1 and sent == [MESSAGE] and outbox.pending() == []
+    assert not (outbox.path / "claims" / name).exists()
+
+
 class BrokenOutbox:
     uri = "s3://down/outbox/"
 
