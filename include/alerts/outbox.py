@@ -97,9 +97,15 @@ class S3Outbox:
     @property
     def client(self):
         if self._client is None:
-            from include.settings import s3_client
+            import boto3
+            from botocore.config import Config
 
-            self._client = s3_client()
+            from include.settings import get_settings
+
+            # Short timeouts: a failure callback holds the failed task's worker while it parks a notice.
+            config = Config(s3={"addressing_style": "path"}, connect_timeout=5, read_timeout=15,
+                            retries={"max_attempts": 3, "mode": "standard"})
+            self._client = boto3.client("s3", config=config, **get_settings().boto3_kwargs())
         return self._client
 
     def put(self, notice_id: str, message: dict) -> str:
