@@ -8,6 +8,7 @@ import gzip
 import pyarrow as pa
 import pytest
 
+from include.ingestion import readers
 from include.ingestion.contract import FILE_REASONS
 from include.ingestion.readers import FileRejected, ReadLimits, open_landing_file, read_landing_file
 from tests.unit.bad_input_corpus import (
@@ -108,18 +109,25 @@ def test_a_gzip_bomb_is_too_large_without_being_inflated(tmp_path, monkeypatch):
     path = tmp_path / "bomb.csv.gz"
     path.write_bytes(gzip.compress(csv_bytes(HEADER)) + member * 64)
     inflated = []
-    real_read = gzip.GzipFile.read
+    real_open = readers._open_raw
 
-    def counting_read(self, size=-1):
-        data = real_read(self, size)
-        inflated.append(len(data))
-        return data
+    class Counting:
+        def __init__(self, raw):
+            self.raw = raw
 
-    monkeypatch.setattr(gzip.GzipFile, "read", counting_read)
+        def read(self, size):
+            data = self.raw.read(size)
+            inflated.append(len(data))
+            return data
+
+        def close(self):
+            self.raw.close()
+
+    monkeypatch.setattr(readers, "_open_raw", lambda *args: Counting(real_open(*args)))
     with pytest.raises(FileRejected) as rejected:
         read_rows(path, "csv.gz", limits=ReadLimits(max_inflated_bytes=1 << 20, batch_bytes=256 << 10))
     assert rejected.value.code == "too_large"
-    assert sum(inflated) < 4 << 20, f"inflated {sum(inflated)} bytes of a 64 MiB bomb"
+    assert 1 << 20 < sum(inflated) < 4 << 20, f"inflated {sum(inflated)} bytes of a 64 MiB bomb"
 
 
 @pytest.mark.parametrize("fmt", ["csv", "csv.gz"])
