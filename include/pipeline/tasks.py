@@ -64,11 +64,15 @@ def run_url(dag_id: str, run_id: str) -> str:
 
 
 def alert_anomalies(dag_id: str, run_id: str) -> dict[str, Any]:
-    """Send each anomaly not alerted before, grouped by severity; re-runs and retries send nothing twice."""
+    """Send each anomaly not alerted before, grouped by severity, then the failure notices parked while the webhook
+    was down; re-runs and retries send nothing twice."""
     from include.alerts.anomalies import send_anomaly_alerts
+    from include.alerts.failure import deliver_parked_notices
 
-    return send_anomaly_alerts(_trino_cursor(), SLACK_CONN_ID, run_id, run_url(dag_id, run_id), cap=ALERT_CAP,
-                               catalog=TRINO_CATALOG)
+    result = send_anomaly_alerts(_trino_cursor(), SLACK_CONN_ID, run_id, run_url(dag_id, run_id), cap=ALERT_CAP,
+                                 catalog=TRINO_CATALOG)
+    result["parked_notices_sent"] = deliver_parked_notices(SLACK_CONN_ID)
+    return result
 
 
 def alert_rejects(dag_id: str, run_id: str, ds: str, ingest_summaries: list[dict] | None = None) -> dict[str, Any]:
