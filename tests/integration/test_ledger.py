@@ -85,3 +85,34 @@ def test_a_crash_between_data_commit_and_ledger_row_is_repaired_without_duplicat
     assert query(trino, f"select regexp_extract(landing_key, '[^/]+$'), rows_loaded "
                         f"from {lake.trino_catalog}.{lake.raw_schema}.ingest_ledger order by 1") == [
         ["a.csv", 2], ["b.csv", 3]]
+
+
+def test_a_landing_day_reconciles_delivered_with_loaded_quarantined_and_reported(s3, lake, monkeypatch,  # noqa: F811
+                                                                                 capsys):
+    from include.ingestion.__main__ import main
+    from include.ingestion.reconcile import reconcile_day
+    from include.report import reconciliation
+
+    put_day(s3, lake, "a.csv", 2)
+    put(s3, lake, "transactions/dt=2026-11-20/empty.csv", b"")
+    put(s3, lake, "transactions/dt=2026-11-20/", b"")
+    put(s3, lake, "clients/dt=2026-11-20/clients.csv", b"client_id\nC1\n")
+    put(s3, lake, "trades/dt=2026-11-20/x.csv", b"x\n1\n")
+    put(s3, lake, "transactions/dt=2026-11-21/late.csv", csv_bytes(TX_HEADER, [tx_row("L1")]))
+    load(lake)
+
+    day = reconcile_day("2026-11-20", lake)
+    assert (day.delivered, day.loaded, day.quarantined, day.reported, day.rows_loaded) == (4, 2, 1, 1, 3)
+    assert day.balanced and day.outside_prefixes == 1
+    assert [line.split(" — ")[1] for line in reconciliation(lake)] == ["balanced; 1 recorded outside the source "
+                                                                       "prefixes", "balanced"]
+
+    put_day(s3, lake, "b.csv", 1)  # delivered after the load: pending until the next one
+    for name, value in (("LANDING_BUCKET", lake.landing_bucket), ("QUARANTINE_BUCKET", lake.quarantine_bucket),
+                        ("RAW_SCHEMA", lake.raw_schema)):
+        monkeypatch.setenv(name, value)
+    assert main(["reconcile", "--day", "2026-11-20"]) == 1
+    assert "pending: transactions/dt=2026-11-20/b.csv" in capsys.readouterr().out
+    load(lake)
+    assert main(["reconcile", "--day", "2026-11-20"]) == 0
+    assert "delivered 5 = loaded 3 + quarantined 1 + reported 1 (4 rows)" in capsys.readouterr().out
