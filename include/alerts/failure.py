@@ -4,7 +4,7 @@ Use it as every task's `on_failure_callback` (through `default_args`). Airflow c
 good, after its retries; a try that will be retried calls `on_retry_callback` instead.
 
 A notice the webhook does not accept (down, 5xx, rate limited past the bound) is parked in the durable outbox
-(include/alerts/outbox.py) and posted by the next `alert_rejects` task or the next failure callback, once.
+(include/alerts/outbox.py) and posted by the next alert task or the next failure callback, once.
 """
 
 from __future__ import annotations

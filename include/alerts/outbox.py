@@ -1,6 +1,6 @@
 """A durable outbox for Slack messages that could not be posted: one JSON object per message, deleted once posted.
 
-Task-failure notices are parked here when the webhook is down and posted later by the next `alert_rejects` task
+Task-failure notices are parked here when the webhook is down and posted later by the next alert task
 or the next failure callback. The outbox lives under an S3 prefix (`LAKEHOUSE_ALERT_OUTBOX`, default
 `s3://<warehouse bucket>/_ops/alert_outbox/`): the local object store and AWS alike, and reachable from any Astro
 worker, unlike a worker's disk. When S3 itself is unreachable the message falls back to a local directory
