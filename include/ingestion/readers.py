@@ -11,7 +11,6 @@ import csv
 import io
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -102,16 +101,6 @@ def open_landing_file(path: Path, fmt: str, source: str, limits: ReadLimits | No
         return _open_csv(path, fmt, source, limits)
     except Exception as exc:  # noqa: BLE001 - see batches()
         raise _as_rejected(exc, classify, 0) from None
-
-
-def read_landing_file(data: bytes, fmt: str, source: str, limits: ReadLimits | None = None) -> pa.Table:
-    """Compatibility shim for callers that still hold whole files in memory: the same rules, one table."""
-    with tempfile.TemporaryDirectory(prefix="landing-") as tmp:
-        path = Path(tmp) / f"file.{fmt}"
-        path.write_bytes(data)
-        with open_landing_file(path, fmt, source, limits) as landing:
-            batches = list(landing.batches())
-            return pa.Table.from_batches(batches)
 
 
 # --- header rules ---------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 
 from include.ingestion import readers
 from include.ingestion.contract import FILE_REASONS
-from include.ingestion.readers import FileRejected, ReadLimits, open_landing_file, read_landing_file
+from include.ingestion.readers import FileRejected, ReadLimits, open_landing_file
 from tests.unit.bad_input_corpus import (
     BAD_FILES,
     GOOD_FILES,
@@ -144,13 +144,6 @@ def test_a_large_file_is_read_in_batches_of_bounded_size(tmp_path, fmt):
             peak = max(peak, pa.total_allocated_bytes() - base)
     assert seen == rows
     assert peak < 12 << 20, f"peak Arrow memory {peak} bytes for a {len(data)} byte file"
-
-
-def test_read_landing_file_gives_one_table_for_callers_that_hold_bytes():
-    table = read_landing_file(GOOD_FILES["cr-only-line-ends.csv"], "csv", SOURCE)
-    assert table.to_pylist() == GOOD_ROWS
-    with pytest.raises(FileRejected, match="empty_file"):
-        read_landing_file(b"", "csv", SOURCE)
 
 
 def test_limits_can_be_set_from_the_environment():
