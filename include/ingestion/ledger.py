@@ -23,8 +23,10 @@ LEDGER_TABLE = "ingest_ledger"
 LOADED, QUARANTINED, REPORTED = "loaded", "quarantined", "reported"
 # Racing loaders may record one object twice; its state is the strongest of its rows.
 PRECEDENCE = {LOADED: 3, QUARANTINED: 2, REPORTED: 1}
-# Small appends, one per run: merging manifests keeps reading the ledger cheap between maintenance runs.
-LEDGER_PROPERTIES = {"write.parquet.compression-codec": "zstd", "commit.manifest-merge.enabled": "true"}
+# Many small appends: merging manifests keeps reading the ledger cheap between maintenance runs. Appends commute,
+# so pyiceberg may re-base a conflicting one; the three ingest tasks of a run append at the same time.
+LEDGER_PROPERTIES = {"write.parquet.compression-codec": "zstd", "commit.manifest-merge.enabled": "true",
+                     "commit.retry.num-retries": "10"}
 _DAY = re.compile(r"(?:^|/)dt=(\d{4}-\d{2}-\d{2})(?:/|$)")
 
 
