@@ -156,7 +156,7 @@ def summarise_runs(api: AirflowApi, days: list[date], latest: dict[date, dict]) 
     for day in days:
         run = latest[day]
         states = Counter(task_states(api, run["dag_run_id"]).values())
-        tasks = ", ".join(f"{n} {state}" for state, n in states.most_common())
+        tasks = ", ".join(f"{n} {state or 'not started'}" for state, n in states.most_common())
         note = f" — {len(all_runs[day])} runs for this day" if len(all_runs[day]) > 1 else ""
         lines.append((str(day), f"{run['state']} in {duration(run)}, tasks: {tasks} "
                                 f"({run['run_type']} run {run['dag_run_id']}){note}"))
