@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 from include.settings import Settings
-from include.stack.process import StackError, port_open, tail, wait_until
+from include.stack.process import StackError, pid_alive, port_open, tail, wait_until
 
 NAME = "postgres"
 
@@ -145,6 +145,7 @@ class Postgres:
         if port_open(self.s.pg_host, self.port):
             raise StackError(NAME, self.port, self.log,
                              "port is already in use by another process; set LAKEHOUSE_PG_PORT")
+        self._remove_stale_pid_file()
         self.log.touch()
         self._chown(self.log)
         result = subprocess.run(
@@ -159,6 +160,17 @@ class Postgres:
         self.check()
         self.ensure_databases()
         return "started"
+
+    def _remove_stale_pid_file(self) -> None:
+        """After a crash the lock file outlives the postmaster. PostgreSQL clears it itself unless the dead pid is
+        still a zombie (a container whose init reaps nothing), which it takes for a live postmaster."""
+        lock = self.data_dir / "postmaster.pid"
+        try:
+            pid = int(lock.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return
+        if not pid_alive(pid):
+            lock.unlink(missing_ok=True)
 
     def stop(self) -> bool:
         if not (self.data_dir / "postmaster.pid").exists():

@@ -7,8 +7,9 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from pathlib import Path
 
-from include.stack.process import _signal_group, pid_alive, read_pid, wait_until
+from include.stack.process import _signal_group, pid_alive, wait_until
 
 
 def service(settings, name: str):
@@ -18,13 +19,27 @@ def service(settings, name: str):
     return svc
 
 
+def _pid_file(svc) -> Path:
+    # PostgreSQL keeps its own pid file (first line: the postmaster's pid); the other services have one of ours.
+    return getattr(svc, "pid_file", None) or svc.data_dir / "postmaster.pid"
+
+
+def _pid(svc) -> int | None:
+    path = _pid_file(svc)
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def kill(svc) -> None:
     """SIGKILL the service's process group, as a crash or an OOM kill would: no clean shutdown."""
-    pid = read_pid(svc.pid_file)
-    assert pid is not None, f"{svc.name} is not running"
+    pid = _pid(svc)
+    assert pid is not None and pid_alive(pid), f"{svc.name} is not running"
     _signal_group(pid, signal.SIGKILL)
     assert wait_until(lambda: not pid_alive(pid), 30), f"{svc.name} survived SIGKILL"
-    svc.pid_file.unlink(missing_ok=True)
+    if hasattr(svc, "pid_file"):
+        svc.pid_file.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -33,7 +48,8 @@ def restored(svc):
     try:
         yield svc
     finally:
-        if read_pid(svc.pid_file) is None:
+        pid = _pid(svc)
+        if pid is None or not pid_alive(pid):
             svc.start()
         assert svc.status() == "healthy", f"{svc.name} did not come back"
 

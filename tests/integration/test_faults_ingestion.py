@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import time
 import uuid
 
 import pytest
@@ -61,13 +62,28 @@ def _snapshots(lake) -> int:
         return 0
 
 
+def _query_after_outage(trino, sql: str) -> list:
+    """Trino's JDBC catalog fails its first queries after PostgreSQL comes back ("Cannot check and eventually
+    update SQL schema") and then recovers by itself; a task meets that as one failed try and a retry."""
+    from trino.exceptions import TrinoQueryError
+
+    for _ in range(10):
+        try:
+            return query(trino, sql)
+        except TrinoQueryError as exc:
+            last = exc
+            time.sleep(2)
+    raise last
+
+
 def _assert_exactly_once(trino, lake) -> None:
     table = f"{lake.trino_catalog}.{lake.raw_schema}.transactions"
-    assert query(trino, f"select count(*), count(distinct transaction_id), count(distinct _source_file) "
-                        f"from {table}") == [[FILES * ROWS, FILES * ROWS, FILES]]
-    ledger = query(trino, f"select status, count(*) from {lake.trino_catalog}.{lake.raw_schema}.ingest_ledger "
-                          "group by status")
-    assert ledger == [["loaded", FILES]], "an outage must not quarantine or double-record any file"
+    assert _query_after_outage(trino, f"select count(*), count(distinct transaction_id), count(distinct _source_file) "
+                                      f"from {table}") == [[FILES * ROWS, FILES * ROWS, FILES]]
+    # A file can carry two ledger rows when loaders race (readers dedupe on key and ETag); an outage adds none.
+    ledger = _query_after_outage(trino, f"select status, count(*), count(distinct landing_key) from "
+                                        f"{lake.trino_catalog}.{lake.raw_schema}.ingest_ledger group by status")
+    assert ledger == [["loaded", FILES, FILES]], "an outage must not quarantine or double-record any file"
 
 
 @pytest.mark.parametrize("victim", ["s3proxy", "postgres"])
@@ -83,5 +99,5 @@ def test_a_service_killed_mid_load_fails_the_load_and_the_retry_loads_each_row_o
         assert not thread.is_alive(), "the load hung on the outage instead of failing"
         assert "error" in outcome, "a load that lost its store/catalog mid-way must fail so the task retries"
     report = load(lake, sources=["transactions"])
-    assert report.count("rejected") == 0
+    assert report.count("quarantined") == report.count("reported") == 0
     _assert_exactly_once(trino, lake)
