@@ -20,13 +20,10 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 
 from include.airflow_api import AirflowApi, AirflowApiError
-from include.pipeline.config import DAG_ID, LOCAL_SENSOR_SETTINGS
+from include.pipeline.config import DAG_ID
 from include.settings import REPO_ROOT, get_settings
 from include.stack.airflow import airflow_env
 
-# Locally a missing optional source should cost seconds, not the production half hour. The stack's Airflow
-# processes must run with these (include/stack/airflow.py's airflow_env); the DAG reads them at parse time.
-FAST_SENSORS = LOCAL_SENSOR_SETTINGS
 FINISHED = ("success", "failed")
 TASK_DONE = ("success", "skipped", "failed", "upstream_failed", "removed")
 RUNS = f"/api/v2/dags/{DAG_ID}/dagRuns"
@@ -34,8 +31,7 @@ RUNS = f"/api/v2/dags/{DAG_ID}/dagRuns"
 
 def dag_env(settings) -> dict[str, str]:
     """The Airflow environment of the stack, for Airflow CLI calls (benchmarks)."""
-    return {**os.environ, **airflow_env(settings), **FAST_SENSORS,
-            "LAKEHOUSE_DBT_RESULTS_DIR": str(settings.home / "dbt-results")}
+    return {**os.environ, **airflow_env(settings)}
 
 
 def last_complete_days(count: int, today: date | None = None) -> list[date]:

@@ -43,15 +43,6 @@ TRANSACTIONS_TIMEOUT = timedelta(seconds=_seconds("LAKEHOUSE_TRANSACTIONS_TIMEOU
 OPTIONAL_SOURCE_TIMEOUT = timedelta(seconds=_seconds("LAKEHOUSE_OPTIONAL_SOURCE_TIMEOUT_SECONDS", 1800))
 # How often a waiting sensor's trigger lists the landing partition (in the triggerer; no worker slot is held).
 POKE_INTERVAL = timedelta(seconds=_seconds("LAKEHOUSE_POKE_INTERVAL_SECONDS", 60))
-# The local stack's values: a missing optional source costs seconds there, not the production half hour. They
-# belong in the environment of the stack's Airflow processes (every one of them parses the DAG).
-LOCAL_SENSOR_SETTINGS = {
-    "LAKEHOUSE_OPTIONAL_SOURCE_TIMEOUT_SECONDS": "20",
-    "LAKEHOUSE_TRANSACTIONS_TIMEOUT_SECONDS": "60",
-    "LAKEHOUSE_POKE_INTERVAL_SECONDS": "5",
-    "LAKEHOUSE_RETRY_DELAY_SECONDS": "5",
-}
-
 DBT_PROJECT_DIR = REPO_ROOT / "dbt" / "lakehouse"
 DBT_MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 DBT_EXECUTABLE = os.environ.get("DBT_EXECUTABLE", "dbt")

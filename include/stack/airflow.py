@@ -48,6 +48,16 @@ def connections(settings: Settings) -> dict[str, dict]:
     }
 
 
+# The sensor settings of the local stack (include/pipeline/config.py reads them): a missing optional source costs
+# seconds here, not the production half hour. Every Airflow process parses the DAG, so all of them get these.
+LOCAL_SENSOR_SETTINGS = {
+    "LAKEHOUSE_OPTIONAL_SOURCE_TIMEOUT_SECONDS": "20",
+    "LAKEHOUSE_TRANSACTIONS_TIMEOUT_SECONDS": "60",
+    "LAKEHOUSE_POKE_INTERVAL_SECONDS": "5",
+    "LAKEHOUSE_RETRY_DELAY_SECONDS": "5",
+}
+
+
 def airflow_env(settings: Settings) -> dict[str, str]:
     """Environment for every Airflow process: config, and connections as AIRFLOW_CONN_* (never written to disk)."""
     home = settings.home / "airflow"
@@ -79,6 +89,10 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__COSMOS__ENABLE_ORJSON_PARSER": "True",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])),
+        # Each dbt task keeps its run results, so the main job's report can count tests passed and failed.
+        "LAKEHOUSE_DBT_RESULTS_DIR": str(settings.home / "dbt-results"),
+        # Locally a missing file should cost seconds, not the production half hour (see docs/running.md).
+        **LOCAL_SENSOR_SETTINGS,
     }
     for conn_id, conn in connections(settings).items():
         env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)

@@ -13,10 +13,11 @@ from pathlib import Path
 
 from include.airflow_api import AirflowApi, AirflowApiError
 from include.alerts.receiver import read_messages
-from include.main_job import FAST_SENSORS, RUNS, backfill, generate, last_complete_days, task_states, wait_for_runs
+from include.main_job import RUNS, backfill, generate, last_complete_days, task_states, wait_for_runs
 from include.pipeline.config import DAG_ID, LANDING_BUCKET
 from include.report import table_counts
 from include.settings import get_settings, s3_client, trino_connection
+from include.stack.airflow import LOCAL_SENSOR_SETTINGS
 
 LAKEHOUSE_SCHEMAS = ("lakehouse", "staging", "marts", "analytics", "ops")
 # DAY1: every source. DAY2: no assets or clients (they may skip a day), and transactions arrive late, while the
@@ -49,10 +50,10 @@ def require_local_sensor_settings(api: AirflowApi) -> None:
     task = api.get(f"/api/v2/dags/{DAG_ID}/tasks/wait_for_transactions")
     retry = task["retry_delay"]
     seconds = retry["days"] * 86400 + retry["seconds"]
-    expected = int(FAST_SENSORS["LAKEHOUSE_RETRY_DELAY_SECONDS"])
+    expected = int(LOCAL_SENSOR_SETTINGS["LAKEHOUSE_RETRY_DELAY_SECONDS"])
     assert seconds == expected, (
         f"the stack's Airflow runs the DAG with retry_delay {seconds}s, not the local {expected}s: its processes "
-        f"lack the local sensor settings {sorted(FAST_SENSORS)}; restart the stack with them in airflow_env")
+        f"lack the local sensor settings {sorted(LOCAL_SENSOR_SETTINGS)}; restart the stack with them in airflow_env")
 
 
 def delete_runs(api: AirflowApi, days: list[date]) -> None:
