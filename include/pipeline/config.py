@@ -49,6 +49,11 @@ POKE_INTERVAL = timedelta(seconds=_seconds("LAKEHOUSE_POKE_INTERVAL_SECONDS", 60
 DBT_PROJECT_DIR = REPO_ROOT / "dbt" / "lakehouse"
 DBT_MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 DBT_EXECUTABLE = os.environ.get("DBT_EXECUTABLE", "dbt")
+# dbt threads of the one `dbt build` (Cosmos WATCHER producer) and of per-model retries. Trino does the work, so
+# this is how many queries Trino runs at once; measured on 2 cores in docs/benchmarks.md.
+DBT_THREADS = int(os.environ.get("LAKEHOUSE_DBT_THREADS", 2))
+# How often a model's watcher (a deferred sensor in the triggerer) checks whether the producer built its model.
+DBT_WATCH_INTERVAL = timedelta(seconds=_seconds("LAKEHOUSE_DBT_WATCH_INTERVAL_SECONDS", 2))
 
 ALERT_CAP = int(os.environ.get("LAKEHOUSE_ALERT_CAP", 20))
 REJECTED_ROWS_THRESHOLD = int(os.environ.get("LAKEHOUSE_REJECTED_ROWS_THRESHOLD", 0))
