@@ -18,6 +18,8 @@ from include.pipeline.config import (
     DBT_EXECUTABLE,
     DBT_MANIFEST,
     DBT_PROJECT_DIR,
+    DBT_RETRIES,
+    DBT_RETRY_DELAY,
     DBT_THREADS,
     DBT_WATCH_INTERVAL,
     TRINO_AUTH,
@@ -95,13 +97,29 @@ def tune_watchers(dbt_group) -> None:
     """Set up the model and test tasks (Cosmos's watcher sensors) for a daily run.
 
     They poll the producer's results every DBT_WATCH_INTERVAL instead of Cosmos's 10 s, since a chain of models
-    pays the wait at every step; and they share one failure notice per run.
+    pays the wait at every step; retry sooner (see DBT_RETRY_DELAY); and share one failure notice per run.
     """
     for task in dbt_group.iter_tasks():
         if hasattr(task, "producer_task_id") and hasattr(task, "poke_interval"):
             task.poke_interval = DBT_WATCH_INTERVAL.total_seconds()
+            task.retries, task.retry_delay = max(task.retries, DBT_RETRIES), DBT_RETRY_DELAY
             if task.on_failure_callback:
                 task.on_failure_callback = OneNoticePerRun(task.on_failure_callback)
+        elif hasattr(task, "tests_per_model"):
+            task.tests_per_model = _own_tests(task.tests_per_model, dbt_group.dbt_graph.filtered_nodes)
+
+
+def _own_tests(tests_per_model: dict[str, list[str]], nodes: dict) -> dict[str, list[str]]:
+    """Which tests the producer reports as each test task's result.
+
+    Cosmos counts a test on two models (relationships) among both models' tests, although it has a task of its
+    own that runs after both. A model's test task then waits for a test that runs only after the models
+    downstream of it, and so do their tasks; the test's own task waits for the whole build. Reporting such a
+    test under its own id instead lets every task finish as soon as its own nodes have.
+    """
+    detached = {uid for uid, node in nodes.items() if uid.startswith("test.") and len(node.depends_on) > 1}
+    own = {model: [t for t in tests if t not in detached] for model, tests in tests_per_model.items()}
+    return {**{model: tests for model, tests in own.items() if tests}, **{test: [test] for test in detached}}
 
 
 def attach_model_assets(dbt_group) -> None:

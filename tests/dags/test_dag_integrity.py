@@ -90,3 +90,40 @@ def test_alerts_follow_the_models_they_report_on(pipeline):
     assert anomaly_run in pipeline.get_task("alert_anomalies").upstream_task_ids
     rejects = pipeline.get_task("alert_rejects").upstream_task_ids
     assert {"ingest_assets", "ingest_clients", "ingest_transactions"} <= rejects
+
+
+def _dbt_watchers(pipeline) -> list:
+    return [t for t in pipeline.tasks if t.task_id.startswith("dbt.") and hasattr(t, "producer_task_id")]
+
+
+def test_one_watched_dbt_build_feeds_every_model_and_test_task(pipeline):
+    producer = pipeline.get_task("dbt.dbt_producer_watcher")
+    assert type(producer).__name__ == "DbtProducerWatcherOperator"
+    assert {"ingest_assets", "ingest_clients", "ingest_transactions"} <= producer.upstream_task_ids
+    watchers = _dbt_watchers(pipeline)
+    assert len(watchers) == len([t for t in pipeline.tasks if t.task_id.startswith("dbt.")]) - 2  # + producer, done
+    for task in watchers:
+        assert task.producer_task_id == producer.task_id and task.deferrable, task.task_id
+        assert task.poke_interval <= 5, "a chain of models pays the poll interval at every step"
+
+
+def test_a_model_test_task_reports_only_its_own_models_tests(pipeline):
+    producer = pipeline.get_task("dbt.dbt_producer_watcher")
+    manifest = json.loads(DBT_MANIFEST.read_text())
+    two_model_tests = {uid for uid, n in manifest["nodes"].items()
+                       if n["resource_type"] == "test" and len(n["depends_on"]["nodes"]) > 1}
+    assert two_model_tests
+    for model, tests in producer.tests_per_model.items():
+        if model.startswith("model."):
+            assert not two_model_tests & set(tests), f"{model}'s test task would wait for a later model"
+        else:
+            assert tests == [model] and model in two_model_tests
+
+
+def test_dbt_tasks_share_one_failure_notice_per_run(pipeline):
+    from include.pipeline.dbt import OneNoticePerRun
+
+    for task in _dbt_watchers(pipeline):
+        callbacks = task.on_failure_callback if isinstance(task.on_failure_callback, list) else [
+            task.on_failure_callback]
+        assert any(isinstance(c, OneNoticePerRun) for c in callbacks), task.task_id
