@@ -51,9 +51,10 @@ def profile_config() -> ProfileConfig:
 def render_config() -> RenderConfig:
     # The manifest is built by `dbt parse` at set-up and in the image, so parsing the DAG never runs dbt.
     # Assets are declared statically by attach_model_assets instead of Cosmos's runtime emission.
-    # A test on two models (relationships) gets its own task after both, not one after the first.
+    # A test on two models (relationships) is reported by the test task of the later model (see _own_tests):
+    # a task of its own would cost a worker process per run and more DAG parse time, for no more information.
     return RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH,
-                        emit_datasets=False, should_detach_multiple_parents_tests=True)
+                        emit_datasets=False, should_detach_multiple_parents_tests=False)
 
 
 def execution_config() -> ExecutionConfig:
@@ -110,16 +111,25 @@ def tune_watchers(dbt_group) -> None:
 
 
 def _own_tests(tests_per_model: dict[str, list[str]], nodes: dict) -> dict[str, list[str]]:
-    """Which tests the producer reports as each test task's result.
+    """Which tests the producer reports as each model's test task result.
 
-    Cosmos counts a test on two models (relationships) among both models' tests, although it has a task of its
-    own that runs after both. A model's test task then waits for a test that runs only after the models
-    downstream of it, and so do their tasks; the test's own task waits for the whole build. Reporting such a
-    test under its own id instead lets every task finish as soon as its own nodes have.
+    Cosmos counts a test on two models (relationships) among both models' tests, so the earlier model's test task
+    would wait for a test that runs only after the later model, and hold up every task below it. Each such test is
+    reported by the later model's task alone (for two unrelated models, the last by name), after both are built.
     """
-    detached = {uid for uid, node in nodes.items() if uid.startswith("test.") and len(node.depends_on) > 1}
-    own = {model: [t for t in tests if t not in detached] for model, tests in tests_per_model.items()}
-    return {**{model: tests for model, tests in own.items() if tests}, **{test: [test] for test in detached}}
+    def ancestors(uid: str, seen: set[str]) -> set[str]:
+        for parent in nodes[uid].depends_on if uid in nodes else []:
+            if parent not in seen:
+                seen.add(parent)
+                ancestors(parent, seen)
+        return seen
+
+    owner: dict[str, str] = {}
+    for test in {t for tests in tests_per_model.values() for t in tests}:
+        parents = [p for p in nodes[test].depends_on if p in tests_per_model]
+        owner[test] = max(parents, key=lambda p: (len(ancestors(p, set()) & set(parents)), p))
+    own = {model: [t for t in tests if owner[t] == model] for model, tests in tests_per_model.items()}
+    return {model: tests for model, tests in own.items() if tests}
 
 
 def attach_model_assets(dbt_group) -> None:
