@@ -39,12 +39,18 @@ class AirflowApi:
                                          headers={"Content-Type": "application/json"})
         if auth:
             request.add_header("Authorization", f"Bearer {self._token or self.token()}")
-        try:
-            with urllib.request.urlopen(request, timeout=30) as resp:
-                raw = resp.read()
-        except urllib.error.HTTPError as exc:
-            raise AssertionError(f"{method} {path}: HTTP {exc.code} {exc.read()[:500]!r}") from None
-        return json.loads(raw) if raw else None
+        for attempt in range(5):
+            try:
+                with urllib.request.urlopen(request, timeout=60) as resp:
+                    raw = resp.read()
+                return json.loads(raw) if raw else None
+            except urllib.error.HTTPError as exc:
+                raise AssertionError(f"{method} {path}: HTTP {exc.code} {exc.read()[:500]!r}") from None
+            except (TimeoutError, urllib.error.URLError, ConnectionError):
+                # A 2-core machine running a DAG can keep the API server busy past a timeout: ask again.
+                if attempt == 4 or method != "GET":
+                    raise
+                time.sleep(2)
 
     def get(self, path: str):
         return self._send("GET", path)
