@@ -61,14 +61,26 @@ class AirflowApi:
     def patch(self, path: str, body: dict):
         return self._send("PATCH", path, body)
 
+    def delete(self, path: str):
+        return self._send("DELETE", path)
+
 
 def unpause(api: AirflowApi, dag_id: str = DAG_ID) -> None:
     api.patch(f"/api/v2/dags/{dag_id}", {"is_paused": False})
 
 
 def backfill_day(api: AirflowApi, day: date, dag_id: str = DAG_ID) -> str:
-    """Backfill one day (re-running it if it ran before); returns the run's id once the backfill has made it."""
+    """Backfill one day as a new run; returns the run's id once the backfill has made it.
+
+    An earlier run of the day is deleted first. Re-running it instead would start the WATCHER producer at try 2,
+    which only marks itself skipped and restores the dbt results of that earlier try: models that no longer exist
+    (a test wiped the lakehouse, say) would count as built.
+    """
     start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc).isoformat()
+    runs = api.get(f"/api/v2/dags/{dag_id}/dagRuns?limit=100&logical_date_gte={urllib.request.quote(start)}"
+                   f"&logical_date_lte={urllib.request.quote(start)}")["dag_runs"]
+    for run in runs:
+        api.delete(f"/api/v2/dags/{dag_id}/dagRuns/{urllib.request.quote(run['dag_run_id'], safe='')}")
     backfill = api.post("/api/v2/backfills", {"dag_id": dag_id, "from_date": start, "to_date": start,
                                               "reprocess_behavior": "completed", "max_active_runs": 1})
     for _ in range(60):
