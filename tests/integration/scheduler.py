@@ -81,6 +81,11 @@ def backfill_day(api: AirflowApi, day: date, dag_id: str = DAG_ID) -> str:
                    f"&logical_date_lte={urllib.request.quote(start)}")["dag_runs"]
     for run in runs:
         api.delete(f"/api/v2/dags/{dag_id}/dagRuns/{urllib.request.quote(run['dag_run_id'], safe='')}")
+    # One backfill of a DAG at a time: the scheduler marks the last one complete a little after its runs end.
+    for _ in range(120):
+        if all(b["completed_at"] for b in api.get(f"/api/v2/backfills?dag_id={dag_id}&limit=100")["backfills"]):
+            break
+        time.sleep(1)
     backfill = api.post("/api/v2/backfills", {"dag_id": dag_id, "from_date": start, "to_date": start,
                                               "reprocess_behavior": "completed", "max_active_runs": 1})
     for _ in range(60):
