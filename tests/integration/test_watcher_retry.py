@@ -39,23 +39,23 @@ PRODUCER = "dbt.dbt_producer_watcher"
 FACT = "dbt.fact_transactions.run"
 
 
-def _running_query_on(settings, table: str, timeout: float = 900) -> None:
-    """Return once Trino runs a query on `table` (dbt's query comment names the model)."""
+def _running_query_of(settings, node: str, timeout: float = 900) -> None:
+    """Return once Trino runs a query for dbt node `node`, which dbt's query comment names."""
     cur = trino_connection(settings).cursor()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         # Not this query itself, which names the table too.
         cur.execute("select count(*) from system.runtime.queries where state in ('PLANNING', 'STARTING', 'RUNNING') "
-                    f"and query like '%{table}%' and query not like '%system.runtime.queries%'")
+                    f"and query like '%\"node_id\": \"{node}\"%' and query not like '%system.runtime.queries%'")
         if cur.fetchall()[0][0]:
             return
         time.sleep(0.2)
-    raise AssertionError(f"no query on {table} within {timeout:.0f} s")
+    raise AssertionError(f"no query for {node} within {timeout:.0f} s")
 
 
 def _stop_trino_during_fact(api, settings, run_id: str) -> Trino:
     trino = Trino(settings)
-    _running_query_on(settings, "fact_transactions")
+    _running_query_of(settings, "model.lakehouse.fact_transactions")
     assert trino.stop()
     # The producer's `dbt build` fails; it retries only to mark itself skipped, which is what tells the failed
     # model tasks to run their models alone on their own retries.
