@@ -51,7 +51,7 @@ DBT_MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 DBT_EXECUTABLE = os.environ.get("DBT_EXECUTABLE", "dbt")
 # dbt threads of the one `dbt build` (Cosmos WATCHER producer) and of per-model retries. Trino does the work, so
 # this is how many queries Trino runs at once; measured on 2 cores in docs/benchmarks.md.
-DBT_THREADS = int(os.environ.get("LAKEHOUSE_DBT_THREADS", 2))
+DBT_THREADS = int(os.environ.get("LAKEHOUSE_DBT_THREADS", 4))
 # How often a model's watcher (a deferred sensor in the triggerer) checks whether the producer built its model.
 DBT_WATCH_INTERVAL = timedelta(seconds=_seconds("LAKEHOUSE_DBT_WATCH_INTERVAL_SECONDS", 2))
 # A failed model or test task retries by running its model (or tests) alone, which is cheap, and the tasks below

@@ -105,7 +105,8 @@ def tune_watchers(dbt_group) -> None:
             task.poke_interval = DBT_WATCH_INTERVAL.total_seconds()
             task.retries, task.retry_delay = max(task.retries, DBT_RETRIES), DBT_RETRY_DELAY
             if task.on_failure_callback:
-                task.on_failure_callback = OneNoticePerRun(task.on_failure_callback)
+                # Airflow runs the callbacks as a list.
+                task.on_failure_callback = [OneNoticePerRun(task.on_failure_callback)]
         elif hasattr(task, "tests_per_model"):
             task.tests_per_model = _own_tests(task.tests_per_model, dbt_group.dbt_graph.filtered_nodes)
 
