@@ -1,56 +1,162 @@
-"""One pipeline run's wall time beside a single `dbt build` of the same project, on the same data and stack.
+"""A scheduled DAG run beside one `dbt build` of the same project, on the same stack and the same day's data.
 
-    python bench/pipeline_runtime.py --day 2026-11-20
+    python bench/pipeline_runtime.py --day 2026-11-25 [--transactions-per-day 3000] [--seed 5] [--threads 1,2,4]
 
-Run after the main job (the landing data is loaded, so ingestion finds nothing new and the comparison is the
-per-model orchestration). Measures, in this order:
-  dbt build          one `dbt build` of the whole project (the baseline)
-  DAG (dags test)    `airflow dags test` of the pipeline for --day: every model and test as its own task
-Prints both and the overhead. The goal is an overhead of at most 30%.
+Needs the stack up (`python -m include.stack up`) and a landing day that was never loaded, so the run really
+ingests its files and alerts its anomalies. In one script run it measures:
+  (b) one DAG run, made by the scheduler (a backfill of --day through the REST API v2): the day's landing files
+      are uploaded except the transactions; once `wait_for_transactions` is deferred, the transactions files are
+      uploaded (t0, the day's last landing file). (b) = the run's end - t0: sensor -> ingest -> dbt -> alerts.
+  (c) latency from t0 until the run's anomaly alert reaches the local receiver (messages.jsonl).
+  (a) one `dbt build` of the whole project on the same data and stack, with the DAG's dbt threads; then, with
+      --threads, one more `dbt build` per thread count to tune LAKEHOUSE_DBT_THREADS.
+Prints each figure, the run's per-stage times, (b)/(a) against the goal of 1.3, and the machine's load.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
+from datetime import date, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from include.main_job import dag_env  # noqa: E402
-from include.pipeline.config import DAG_ID, DBT_PROJECT_DIR  # noqa: E402
-from include.settings import get_settings  # noqa: E402
-from include.stack.airflow import airflow_bin  # noqa: E402
+from include.pipeline.config import DBT_PROJECT_DIR, DBT_THREADS  # noqa: E402
+from include.settings import get_settings, s3_client  # noqa: E402
+from include.stack.airflow import airflow_env  # noqa: E402
+from tests.integration.scheduler import (  # noqa: E402
+    AirflowApi,
+    backfill_day,
+    task_instances,
+    unpause,
+    wait_for_run,
+    wait_for_task,
+)
 
 
-def timed(cmd: list[str], env: dict, log: Path) -> float:
+def _ts(text: str | None) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() if text else float("nan")
+
+
+def generate(day: date, per_day: int, seed: int, out: Path) -> list[Path]:
+    cmd = [sys.executable, "-m", "include.datagen", "--start", day.isoformat(), "--days", "1",
+           "--transactions-per-day", str(per_day), "--seed", str(seed), "--output-dir", str(out),
+           "--manifest", str(out / "manifest.json")]
+    subprocess.run(cmd, check=True, cwd=REPO, capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    return sorted(p for p in out.rglob("*") if p.is_file() and f"dt={day}" in p.as_posix())
+
+
+def upload(settings, files: list[Path], root: Path) -> None:
+    s3 = s3_client(settings)
+    for path in files:
+        s3.upload_file(str(path), settings.landing_bucket, path.relative_to(root).as_posix())
+
+
+def refuse_loaded_day(settings, day: date) -> None:
+    s3 = s3_client(settings)
+    listed = s3.list_objects_v2(Bucket=settings.landing_bucket, Prefix=f"transactions/dt={day}/", MaxKeys=1)
+    if listed.get("KeyCount"):
+        raise SystemExit(f"landing day {day} already has transactions: pick a day the stack has never loaded")
+
+
+def first_anomaly_alert(settings, run_id: str, since: int) -> float | None:
+    """Receive time of the first anomaly message for `run_id` after byte `since` of messages.jsonl."""
+    path = settings.home / "webhook" / "messages.jsonl"
+    if not path.exists():
+        return None
+    with open(path, encoding="utf-8") as f:
+        f.seek(since)
+        for line in f:
+            record = json.loads(line)
+            text = json.dumps(record["payload"])
+            if "anomal" in text and run_id in text:
+                return _ts(record["received_at"])
+    return None
+
+
+def scheduled_run(settings, day: date, files: list[Path], root: Path) -> dict:
+    api = AirflowApi(settings)
+    unpause(api)
+    late = [p for p in files if p.relative_to(root).parts[0] == "transactions"]
+    upload(settings, [p for p in files if p not in late], root)
+    messages = settings.home / "webhook" / "messages.jsonl"
+    since = messages.stat().st_size if messages.exists() else 0
+    run_id = backfill_day(api, day)
+    wait_for_task(api, run_id, "wait_for_transactions", {"deferred"})
+    upload(settings, late, root)
+    t0 = time.time()
+    run = wait_for_run(api, run_id, timeout=3600)
+    alert = None
+    for _ in range(30):
+        alert = first_anomaly_alert(settings, run_id, since)
+        if alert:
+            break
+        time.sleep(1)
+    return {"run": run, "t0": t0, "alert": alert, "tasks": {t["task_id"]: t for t in task_instances(api, run_id)}}
+
+
+def dbt_build(settings, threads: int) -> float:
+    env = {**os.environ, **airflow_env(settings), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
+    cmd = [str(Path(sys.executable).parent / "dbt"), "build", "--project-dir", str(DBT_PROJECT_DIR),
+           "--profiles-dir", str(DBT_PROJECT_DIR), "--threads", str(threads)]
+    log = settings.home / "logs" / f"bench-dbt-build-{threads}.log"
     start = time.perf_counter()
     with open(log, "w") as out:
         result = subprocess.run(cmd, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd[:3])} failed (exit {result.returncode}); log: {log}")
+        raise SystemExit(f"dbt build --threads {threads} failed (exit {result.returncode}); log: {log}")
     return elapsed
+
+
+def stages(result: dict) -> dict[str, float]:
+    tasks, t0 = result["tasks"], result["t0"]
+    end = lambda tid: _ts(tasks[tid]["end_date"])  # noqa: E731
+    ingest_end = max(end(f"ingest_{s}") for s in ("assets", "clients", "transactions"))
+    producer = tasks["dbt.dbt_producer_watcher"]
+    return {
+        "sensor sees the file": end("wait_for_transactions") - t0,
+        "ingest (after sensor)": ingest_end - end("wait_for_transactions"),
+        "dbt producer (dbt build)": _ts(producer["end_date"]) - _ts(producer["start_date"]),
+        "after the producer": _ts(result["run"]["end_date"]) - _ts(producer["end_date"]),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--day", default="2026-11-20")
+    parser.add_argument("--day", type=date.fromisoformat, required=True)
+    parser.add_argument("--transactions-per-day", type=int, default=3000)
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--threads", default="", help="also time `dbt build` with these thread counts, e.g. 1,2,4")
     args = parser.parse_args()
     settings = get_settings()
-    env = {**os.environ, **dag_env(settings)}
-    logs = settings.home / "logs"
-    dbt = str(Path(sys.executable).parent / "dbt")
-    build = timed([dbt, "build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
-                  env, logs / "bench-dbt-build.log")
-    dag = timed([airflow_bin(), "dags", "test", DAG_ID, args.day], env, logs / "bench-dags-test.log")
-    print(f"dbt build (baseline)       : {build:7.1f} s")
-    print(f"DAG run, one task per model: {dag:7.1f} s")
-    print(f"orchestration overhead     : {(dag / build - 1) * 100:6.0f} % (goal <= 30 %)")
+    refuse_loaded_day(settings, args.day)
+    with tempfile.TemporaryDirectory() as tmp:
+        files = generate(args.day, args.transactions_per_day, args.seed, Path(tmp))
+        result = scheduled_run(settings, args.day, files, Path(tmp))
+    if result["run"]["state"] != "success":
+        raise SystemExit(f"run {result['run']['dag_run_id']} ended {result['run']['state']}")
+    b = _ts(result["run"]["end_date"]) - result["t0"]
+    c = (result["alert"] - result["t0"]) if result["alert"] else float("nan")
+    a = dbt_build(settings, DBT_THREADS)
+    print(f"day {args.day}, {args.transactions_per_day} transactions, run {result['run']['dag_run_id']}")
+    print(f"(a) dbt build, {DBT_THREADS} threads         : {a:7.1f} s")
+    print(f"(b) DAG run, last file -> run end     : {b:7.1f} s   (b)/(a) = {b / a:.2f} (goal <= 1.30)")
+    for name, seconds in stages(result).items():
+        print(f"      {name:<32}: {seconds:7.1f} s")
+    run = result["run"]
+    print(f"    whole run incl. waiting for file  : {_ts(run['end_date']) - _ts(run['start_date']):7.1f} s")
+    print(f"(c) last file -> anomaly alert        : {c:7.1f} s")
+    for threads in [int(t) for t in args.threads.split(",") if t.strip()]:
+        print(f"    dbt build, {threads} thread(s)            : {dbt_build(settings, threads):7.1f} s")
+    print(f"load average (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

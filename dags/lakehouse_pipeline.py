@@ -28,6 +28,7 @@ from include.pipeline.dbt import (
     profile_config,
     project_config,
     render_config,
+    tune_watchers,
 )
 from include.pipeline.sensors import landing_sensor
 
@@ -82,6 +83,7 @@ def lakehouse_pipeline():
         return tasks.alert_rejects(context["dag"].dag_id, context["run_id"], context["ds"], ingest_summaries)
 
     attach_model_assets(dbt)
+    tune_watchers(dbt)
 
     chain(summaries, dbt)
     model_task(dbt, "transaction_anomaly_detection") >> alert_anomalies()

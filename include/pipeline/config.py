@@ -46,6 +46,16 @@ POKE_INTERVAL = timedelta(seconds=_seconds("LAKEHOUSE_POKE_INTERVAL_SECONDS", 60
 DBT_PROJECT_DIR = REPO_ROOT / "dbt" / "lakehouse"
 DBT_MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 DBT_EXECUTABLE = os.environ.get("DBT_EXECUTABLE", "dbt")
+# dbt threads of the one `dbt build` (Cosmos WATCHER producer) and of per-model retries. Trino does the work, so
+# this is how many queries Trino runs at once; measured on 2 cores in docs/benchmarks.md.
+DBT_THREADS = int(os.environ.get("LAKEHOUSE_DBT_THREADS", 4))
+# How often a model's watcher (a deferred sensor in the triggerer) checks whether the producer built its model.
+DBT_WATCH_INTERVAL = timedelta(seconds=_seconds("LAKEHOUSE_DBT_WATCH_INTERVAL_SECONDS", 2))
+# A failed model or test task retries by running its model (or tests) alone, which is cheap, and the tasks below
+# it in the graph each take one retry after an outage: short first delays, more of them (10, 20, 40 s, with
+# Airflow's jitter up to double) still ride out a minute or two of Trino being away.
+DBT_RETRIES = int(os.environ.get("LAKEHOUSE_DBT_RETRIES", 3))
+DBT_RETRY_DELAY = timedelta(seconds=_seconds("LAKEHOUSE_DBT_RETRY_DELAY_SECONDS", 10))
 
 ALERT_CAP = int(os.environ.get("LAKEHOUSE_ALERT_CAP", 20))
 REJECTED_ROWS_THRESHOLD = int(os.environ.get("LAKEHOUSE_REJECTED_ROWS_THRESHOLD", 0))

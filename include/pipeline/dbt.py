@@ -1,6 +1,14 @@
-"""Cosmos configuration for the dbt project: a pre-built manifest, in-process dbt, profile from a connection."""
+"""Cosmos configuration for the dbt project: a pre-built manifest, one watched `dbt build`, profile from a connection.
+
+ExecutionMode.WATCHER runs the whole project as one in-process `dbt build` (task `dbt_producer_watcher`) and keeps
+one task per model and per model's tests: each is a deferrable sensor that succeeds or fails with its node's result
+as the build reports it. A retried or cleared model task runs its model alone (`dbt run --select <model>`).
+"""
 
 from __future__ import annotations
+
+import logging
+from datetime import timedelta
 
 from airflow.sdk import Asset
 from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
@@ -10,11 +18,17 @@ from include.pipeline.config import (
     DBT_EXECUTABLE,
     DBT_MANIFEST,
     DBT_PROJECT_DIR,
+    DBT_RETRIES,
+    DBT_RETRY_DELAY,
+    DBT_THREADS,
+    DBT_WATCH_INTERVAL,
     TRINO_AUTH,
     TRINO_CATALOG,
     TRINO_CONN_ID,
 )
 from include.pipeline.profiles import profile_mapping
+
+log = logging.getLogger(__name__)
 
 
 def project_config() -> ProjectConfig:
@@ -29,7 +43,7 @@ def project_config() -> ProjectConfig:
 def profile_config() -> ProfileConfig:
     mapping = profile_mapping(TRINO_AUTH)(
         conn_id=TRINO_CONN_ID,
-        profile_args={"database": TRINO_CATALOG, "schema": "staging", "threads": 1, "timezone": "UTC"},
+        profile_args={"database": TRINO_CATALOG, "schema": "staging", "threads": DBT_THREADS, "timezone": "UTC"},
     )
     return ProfileConfig(profile_name="lakehouse", target_name="airflow", profile_mapping=mapping)
 
@@ -37,16 +51,86 @@ def profile_config() -> ProfileConfig:
 def render_config() -> RenderConfig:
     # The manifest is built by `dbt parse` at set-up and in the image, so parsing the DAG never runs dbt.
     # Assets are declared statically by attach_model_assets instead of Cosmos's runtime emission.
-    # A test on two models (relationships) gets its own task after both, not one after the first.
+    # A test on two models (relationships) is reported by the test task of the later model (see _own_tests):
+    # a task of its own would cost a worker process per run and more DAG parse time, for no more information.
     return RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH,
-                        emit_datasets=False, should_detach_multiple_parents_tests=True)
+                        emit_datasets=False, should_detach_multiple_parents_tests=False)
 
 
 def execution_config() -> ExecutionConfig:
-    # One in-process dbt invocation per task. ExecutionMode.WATCHER was measured too (docs/benchmarks.md): its
-    # model tasks are sensors that wait for a producer task, which `airflow dags test` never reaches.
-    return ExecutionConfig(execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER,
-                           dbt_executable_path=DBT_EXECUTABLE)
+    # One in-process `dbt build` instead of one dbt start-up (project copy, manifest, connection) per task:
+    # docs/benchmarks.md measures both. The model tasks then wait in the triggerer, not in worker slots.
+    # The producer never runs dbt twice: its retry only marks it skipped, which tells the failed models' tasks to
+    # run their models alone. So it retries at once, before their own retries look at it.
+    producer = {"retry_delay": timedelta(seconds=1), "max_retry_delay": timedelta(seconds=5)}
+    return ExecutionConfig(execution_mode=ExecutionMode.WATCHER, invocation_mode=InvocationMode.DBT_RUNNER,
+                           dbt_executable_path=DBT_EXECUTABLE, setup_operator_args=producer)
+
+
+class OneNoticePerRun:
+    """on_failure_callback of the model and test tasks: the first of a run's tasks to fail for good sends the notice.
+
+    One failed `dbt build` (Trino down, say) fails the task of every model it had not yet reported; they share one
+    cause, so they share one notice. Airflow calls this only on a task's final failure (a try that will be retried
+    calls on_retry_callback). A cleared run that fails again notices again: the mark is per clear of the run.
+    """
+
+    MARK = "lakehouse_failure_notice"
+
+    def __init__(self, callbacks):
+        self.callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+
+    def __call__(self, context) -> None:
+        from airflow.sdk import Variable
+
+        ti, run = context["ti"], context["dag_run"]
+        key = f"{self.MARK}__{ti.dag_id}__{run.run_id}__{getattr(run, 'clear_number', 0) or 0}"
+        first = Variable.get(key, default=None)
+        if first:
+            log.warning("Not sending a failure notice for %s: %s already failed in this run", ti.task_id, first)
+            return
+        Variable.set(key, ti.task_id, description="a dbt task of this run failed for good and sent the notice")
+        for callback in self.callbacks:
+            callback(context)
+
+
+def tune_watchers(dbt_group) -> None:
+    """Set up the model and test tasks (Cosmos's watcher sensors) for a daily run.
+
+    They poll the producer's results every DBT_WATCH_INTERVAL instead of Cosmos's 10 s, since a chain of models
+    pays the wait at every step; retry sooner (see DBT_RETRY_DELAY); and share one failure notice per run.
+    """
+    for task in dbt_group.iter_tasks():
+        if hasattr(task, "producer_task_id") and hasattr(task, "poke_interval"):
+            task.poke_interval = DBT_WATCH_INTERVAL.total_seconds()
+            task.retries, task.retry_delay = max(task.retries, DBT_RETRIES), DBT_RETRY_DELAY
+            if task.on_failure_callback:
+                # Airflow runs the callbacks as a list.
+                task.on_failure_callback = [OneNoticePerRun(task.on_failure_callback)]
+        elif hasattr(task, "tests_per_model"):
+            task.tests_per_model = _own_tests(task.tests_per_model, dbt_group.dbt_graph.filtered_nodes)
+
+
+def _own_tests(tests_per_model: dict[str, list[str]], nodes: dict) -> dict[str, list[str]]:
+    """Which tests the producer reports as each model's test task result.
+
+    Cosmos counts a test on two models (relationships) among both models' tests, so the earlier model's test task
+    would wait for a test that runs only after the later model, and hold up every task below it. Each such test is
+    reported by the later model's task alone (for two unrelated models, the last by name), after both are built.
+    """
+    def ancestors(uid: str, seen: set[str]) -> set[str]:
+        for parent in nodes[uid].depends_on if uid in nodes else []:
+            if parent not in seen:
+                seen.add(parent)
+                ancestors(parent, seen)
+        return seen
+
+    owner: dict[str, str] = {}
+    for test in {t for tests in tests_per_model.values() for t in tests}:
+        parents = [p for p in nodes[test].depends_on if p in tests_per_model]
+        owner[test] = max(parents, key=lambda p: (len(ancestors(p, set()) & set(parents)), p))
+    own = {model: [t for t in tests if owner[t] == model] for model, tests in tests_per_model.items()}
+    return {model: tests for model, tests in own.items() if tests}
 
 
 def attach_model_assets(dbt_group) -> None:

@@ -90,3 +90,55 @@ def test_alerts_follow_the_models_they_report_on(pipeline):
     assert anomaly_run in pipeline.get_task("alert_anomalies").upstream_task_ids
     rejects = pipeline.get_task("alert_rejects").upstream_task_ids
     assert {"ingest_assets", "ingest_clients", "ingest_transactions"} <= rejects
+
+
+def _dbt_watchers(pipeline) -> list:
+    return [t for t in pipeline.tasks if t.task_id.startswith("dbt.") and hasattr(t, "producer_task_id")]
+
+
+def test_one_watched_dbt_build_feeds_every_model_and_test_task(pipeline):
+    producer = pipeline.get_task("dbt.dbt_producer_watcher")
+    assert type(producer).__name__ == "DbtProducerWatcherOperator"
+    assert {"ingest_assets", "ingest_clients", "ingest_transactions"} <= producer.upstream_task_ids
+    watchers = _dbt_watchers(pipeline)
+    assert len(watchers) == len([t for t in pipeline.tasks if t.task_id.startswith("dbt.")]) - 2  # + producer, done
+    for task in watchers:
+        assert task.producer_task_id == producer.task_id and task.deferrable, task.task_id
+        assert task.poke_interval <= 5, "a chain of models pays the poll interval at every step"
+
+
+def test_a_test_on_two_models_is_reported_once_after_both(pipeline):
+    producer = pipeline.get_task("dbt.dbt_producer_watcher")
+    nodes = json.loads(DBT_MANIFEST.read_text())["nodes"]
+    two_model_tests = {uid: [p for p in n["depends_on"]["nodes"] if p.startswith("model.")]
+                       for uid, n in nodes.items() if n["resource_type"] == "test"
+                       and len([p for p in n["depends_on"]["nodes"] if p.startswith("model.")]) > 1}
+    assert two_model_tests
+    for test, parents in two_model_tests.items():
+        owners = [model for model, tests in producer.tests_per_model.items() if test in tests]
+        assert len(owners) == 1, (test, owners)
+        # Never the earlier of two chained models, whose test task would then wait for the later one.
+        for other in set(parents) - set(owners):
+            assert owners[0] not in _ancestors(nodes, other), (test, owners[0], other)
+    # Each model test task has results to wait for, so none waits for the end of the whole build.
+    test_tasks = {t.task_id for t in pipeline.tasks if t.task_id.startswith("dbt.") and t.task_id.endswith(".test")}
+    assert test_tasks == {f"dbt.{model.split('.')[-1]}.test" for model in producer.tests_per_model}
+
+
+def _ancestors(nodes: dict, uid: str) -> set[str]:
+    found, todo = set(), [uid]
+    while todo:
+        for parent in nodes.get(todo.pop(), {}).get("depends_on", {}).get("nodes", []):
+            if parent not in found:
+                found.add(parent)
+                todo.append(parent)
+    return found
+
+
+def test_dbt_tasks_share_one_failure_notice_per_run(pipeline):
+    from include.pipeline.dbt import OneNoticePerRun
+
+    for task in _dbt_watchers(pipeline):
+        # A list: the task runner iterates over it (a bare callable object fails the task's failure handling).
+        assert isinstance(task.on_failure_callback, list), task.task_id
+        assert any(isinstance(c, OneNoticePerRun) for c in task.on_failure_callback), task.task_id
