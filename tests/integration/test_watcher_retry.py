@@ -32,7 +32,10 @@ from tests.integration.scheduler import (
     wait_for_task,
 )
 
-pytestmark = pytest.mark.integration
+# Known gap, measured: Trino stopped mid-build interrupts a dbt unit test, which leaves its `__dbt_tmp` table behind;
+# every later build of that model then fails with TABLE_ALREADY_EXISTS until the table is dropped by hand
+# (docs/reliability.md). Deselected by default until that is fixed; run it with `-m known_failing`.
+pytestmark = [pytest.mark.integration, pytest.mark.fault, pytest.mark.known_failing]
 
 DAY1, DAY2 = date(2026, 11, 5), date(2026, 11, 6)
 PRODUCER = "dbt.dbt_producer_watcher"
