@@ -8,10 +8,8 @@ duplicate and no missing row.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import time
-import uuid
 
 import pytest
 
@@ -41,16 +39,11 @@ def _csv(file_no: int) -> bytes:
 
 
 @pytest.fixture()
-def lake(settings, s3):
-    tag = uuid.uuid4().hex[:8]
-    isolated = dataclasses.replace(settings, landing_bucket=f"landing-{tag}", quarantine_bucket=f"quarantine-{tag}",
-                                   raw_schema=f"raw_{tag}")
-    for bucket in (isolated.landing_bucket, isolated.quarantine_bucket):
-        s3.create_bucket(Bucket=bucket)
+def delivered(lake, s3):
+    """An isolated lake with a day of transaction files in its landing bucket."""
     for n in range(FILES):
-        s3.put_object(Bucket=isolated.landing_bucket, Key=f"transactions/dt=2026-11-20/part-{n:03d}.csv",
-                      Body=_csv(n))
-    return isolated
+        s3.put_object(Bucket=lake.landing_bucket, Key=f"transactions/dt=2026-11-20/part-{n:03d}.csv", Body=_csv(n))
+    return lake
 
 
 def _snapshots(lake) -> int:
@@ -87,7 +80,8 @@ def _assert_exactly_once(trino, lake) -> None:
 
 
 @pytest.mark.parametrize("victim", ["s3proxy", "postgres"])
-def test_a_service_killed_mid_load_fails_the_load_and_the_retry_loads_each_row_once(settings, lake, trino, victim):
+def test_a_service_killed_mid_load_fails_the_load_and_the_retry_loads_each_row_once(settings, delivered, trino, victim):
+    lake = delivered
     svc = service(settings, victim)
     with restored(svc):
         thread, outcome = run_in_thread(lambda: load(lake, sources=["transactions"]))

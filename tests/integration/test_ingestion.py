@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import gzip
 import io
 import json
 import subprocess
 import sys
-import uuid
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -24,17 +22,6 @@ from tests.conftest import query
 pytestmark = pytest.mark.integration
 
 TX_HEADER = list(COLUMNS["transactions"])
-
-
-@pytest.fixture()
-def lake(settings, s3):
-    """Settings pointing at fresh landing and quarantine buckets and a fresh raw schema."""
-    tag = uuid.uuid4().hex[:8]
-    isolated = dataclasses.replace(settings, landing_bucket=f"landing-{tag}", quarantine_bucket=f"quarantine-{tag}",
-                                   raw_schema=f"raw_{tag}")
-    for bucket in (isolated.landing_bucket, isolated.quarantine_bucket):
-        s3.create_bucket(Bucket=bucket)
-    return isolated
 
 
 def put(s3, lake, key: str, body: bytes) -> None:

@@ -11,21 +11,21 @@ from include.ingestion import ledger as ledger_module
 from include.ingestion.loader import load
 from include.ingestion.raw_tables import catalog
 from tests.conftest import query
-from tests.integration.test_ingestion import TX_HEADER, csv_bytes, lake, put, tx_row  # noqa: F401 - fixture
+from tests.integration.test_ingestion import TX_HEADER, csv_bytes, put, tx_row
 
 pytestmark = pytest.mark.integration
 
 
-def put_day(s3, lake, name: str, n: int) -> None:  # noqa: F811
+def put_day(s3, lake, name: str, n: int) -> None:
     put(s3, lake, f"transactions/dt=2026-11-20/{name}", csv_bytes(TX_HEADER, [tx_row(f"{name}-{i}") for i in range(n)]))
 
 
-def counts(trino, lake) -> list:  # noqa: F811
+def counts(trino, lake) -> list:
     return query(trino, f"select count(*), count(distinct (_source_file, _source_row)) "
                         f"from {lake.trino_catalog}.{lake.raw_schema}.transactions")
 
 
-def test_expiring_every_snapshot_but_the_current_one_loads_nothing_twice(s3, lake, trino):  # noqa: F811
+def test_expiring_every_snapshot_but_the_current_one_loads_nothing_twice(s3, lake, trino):
     for name, n in (("a.csv", 3), ("b.csv", 4), ("c.csv", 5)):
         put_day(s3, lake, name, n)
         load(lake, sources=["transactions"])
@@ -40,7 +40,7 @@ def test_expiring_every_snapshot_but_the_current_one_loads_nothing_twice(s3, lak
     assert counts(trino, lake) == [[12, 12]]
 
 
-def test_rolling_a_raw_table_back_makes_its_files_load_again(s3, lake, trino):  # noqa: F811
+def test_rolling_a_raw_table_back_makes_its_files_load_again(s3, lake, trino):
     put_day(s3, lake, "a.csv", 2)
     load(lake, sources=["transactions"])
     table = f"{lake.trino_catalog}.{lake.raw_schema}.transactions"
@@ -60,7 +60,7 @@ def test_rolling_a_raw_table_back_makes_its_files_load_again(s3, lake, trino):  
                         "where status = 'loaded'") == [[3]]
 
 
-def test_a_crash_between_data_commit_and_ledger_row_is_repaired_without_duplicates(s3, lake, trino,  # noqa: F811
+def test_a_crash_between_data_commit_and_ledger_row_is_repaired_without_duplicates(s3, lake, trino,
                                                                                    monkeypatch):
     put_day(s3, lake, "a.csv", 2)
     load(lake, sources=["transactions"])
@@ -87,7 +87,7 @@ def test_a_crash_between_data_commit_and_ledger_row_is_repaired_without_duplicat
         ["a.csv", 2], ["b.csv", 3]]
 
 
-def test_a_landing_day_reconciles_delivered_with_loaded_quarantined_and_reported(s3, lake, monkeypatch,  # noqa: F811
+def test_a_landing_day_reconciles_delivered_with_loaded_quarantined_and_reported(s3, lake, monkeypatch,
                                                                                  capsys):
     from include.ingestion.__main__ import main
     from include.ingestion.reconcile import reconcile_day

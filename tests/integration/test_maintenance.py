@@ -8,12 +8,12 @@ import pytest
 from include.ingestion.loader import load
 from include.pipeline.maintenance import STATEMENTS, maintain_table, repair_ledger
 from tests.conftest import query
-from tests.integration.test_ingestion import TX_HEADER, csv_bytes, lake, put, tx_row  # noqa: F401 - fixture
+from tests.integration.test_ingestion import TX_HEADER, csv_bytes, put, tx_row
 
 pytestmark = pytest.mark.integration
 
 
-def test_maintenance_compacts_the_raw_table_and_ledger_and_a_reload_adds_nothing(s3, lake, trino):  # noqa: F811
+def test_maintenance_compacts_the_raw_table_and_ledger_and_a_reload_adds_nothing(s3, lake, trino):
     for i in range(3):
         put(s3, lake, f"transactions/dt=2026-11-20/{i}.csv", csv_bytes(TX_HEADER, [tx_row(f"T{i}")]))
         load(lake, sources=["transactions"])
@@ -32,7 +32,7 @@ def test_maintenance_compacts_the_raw_table_and_ledger_and_a_reload_adds_nothing
     assert query(trino, f"select count(*) from {raw}.transactions") == [[3]]
 
 
-def test_a_table_not_built_yet_is_skipped_and_a_bad_retention_is_refused(lake, trino):  # noqa: F811
+def test_a_table_not_built_yet_is_skipped_and_a_bad_retention_is_refused(lake, trino):
     assert maintain_table(trino, f"{lake.raw_schema}.nothing_here", lake.trino_catalog) == {
         "table": f"{lake.raw_schema}.nothing_here", "skipped": "does not exist"}
     with pytest.raises(ValueError, match="duration"):
