@@ -78,16 +78,16 @@ def lakehouse_pipeline():
         return tasks.alert_anomalies(context["dag"].dag_id, context["run_id"])
 
     @task
-    def alert_rejects(ingest_summaries: list[dict], **context: Any) -> dict:
-        """Slack-alert files quarantined by this run and rejected-row counts above the threshold."""
-        return tasks.alert_rejects(context["dag"].dag_id, context["run_id"], context["ds"], ingest_summaries)
+    def alert_rejects(**context: Any) -> dict:
+        """Slack-alert quarantined files and batches of rejected rows not alerted before, from the ledgers."""
+        return tasks.alert_rejects(context["dag"].dag_id, context["run_id"])
 
     attach_model_assets(dbt)
     tune_watchers(dbt)
 
     chain(summaries, dbt)
     model_task(dbt, "transaction_anomaly_detection") >> alert_anomalies()
-    [model_task(dbt, f"stg_{s}_rejected") for s in config.SOURCES] >> alert_rejects(summaries)
+    [model_task(dbt, f"stg_{s}_rejected") for s in config.SOURCES] >> alert_rejects()
 
 
 lakehouse_pipeline()

@@ -75,12 +75,12 @@ def alert_anomalies(dag_id: str, run_id: str) -> dict[str, Any]:
     return result
 
 
-def alert_rejects(dag_id: str, run_id: str, ds: str, ingest_summaries: list[dict] | None = None) -> dict[str, Any]:
+def alert_rejects(dag_id: str, run_id: str) -> dict[str, Any]:
     """Alert on every landing file the ingest ledger quarantined or reported and every batch of rejected rows not
     alerted before, then post the failure notices parked while the webhook was down.
 
-    Read from the tables, not from this run's XCom (`ingest_summaries` is ignored): files quarantined by a retried
-    ingest, by a run that failed before alerting, or late for an earlier day are all found and alerted once.
+    Read from the tables, not from this run's XCom: files quarantined by a retried ingest, by a run that failed
+    before alerting, or late for an earlier day are all found and alerted once.
     """
     from include.alerts.failure import deliver_parked_notices
     from include.alerts.rejects import send_reject_alerts
@@ -90,6 +90,6 @@ def alert_rejects(dag_id: str, run_id: str, ds: str, ingest_summaries: list[dict
                                 raw_schema=RAW_SCHEMA)
     result["parked_notices_sent"] = deliver_parked_notices(SLACK_CONN_ID)
     # Counts only: file keys, codes and row numbers are in the Slack message, values nowhere.
-    log.info("reject alerts for %s: %d files, %d row batches (%d rows), %d parked failure notices", ds,
+    log.info("reject alerts of run %s: %d files, %d row batches (%d rows), %d parked failure notices", run_id,
              result["files_sent"], result["row_batches_sent"], result["rows_sent"], result["parked_notices_sent"])
     return result
