@@ -50,8 +50,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
+    from devtools.stack.airflow import airflow_env
     from include.settings import get_settings
-    from include.stack.airflow import airflow_env
 
     env = {**os.environ, **airflow_env(get_settings())}
     print(f"{'':<14}{'cold (s)':>10}{'warm (s)':>10}{'cold CPU':>10}{'warm CPU':>10}   median of {args.repeat}")

@@ -2,7 +2,7 @@
 
     python bench/pipeline_runtime.py --day 2026-11-25 [--transactions-per-day 3000] [--seed 5] [--threads 1,2,4]
 
-Needs the stack up (`python -m include.stack up`) and a landing day that was never loaded, so the run really
+Needs the stack up (`python -m devtools.stack up`) and a landing day that was never loaded, so the run really
 ingests its files and alerts its anomalies. In one script run it measures:
   (b) one DAG run, made by the scheduler (a backfill of --day through the REST API v2): the day's landing files
       are uploaded except the transactions; once `wait_for_transactions` is deferred, the transactions files are
@@ -28,9 +28,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from devtools.stack.airflow import airflow_env  # noqa: E402
 from include.pipeline.config import DBT_PROJECT_DIR, DBT_THREADS  # noqa: E402
 from include.settings import get_settings, s3_client  # noqa: E402
-from include.stack.airflow import airflow_env  # noqa: E402
 from tests.integration.scheduler import (  # noqa: E402
     AirflowApi,
     backfill_day,
@@ -46,7 +46,7 @@ def _ts(text: str | None) -> float:
 
 
 def generate(day: date, per_day: int, seed: int, out: Path) -> list[Path]:
-    cmd = [sys.executable, "-m", "include.datagen", "--start", day.isoformat(), "--days", "1",
+    cmd = [sys.executable, "-m", "devtools.datagen", "--start", day.isoformat(), "--days", "1",
            "--transactions-per-day", str(per_day), "--seed", str(seed), "--output-dir", str(out),
            "--manifest", str(out / "manifest.json")]
     subprocess.run(cmd, check=True, cwd=REPO, capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO)})

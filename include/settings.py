@@ -1,6 +1,6 @@
 """Every endpoint and credential the project uses, read from the environment (and `.env`) in one place.
 
-Local defaults point at the loopback stack that `python -m include.stack up` starts. Production
+Local defaults point at the loopback stack that `python -m devtools.stack up` starts. Production
 (AWS S3, a Glue or REST Iceberg catalog, Starburst Galaxy) is reached by setting the same variables:
 see `.env.example` and `docs/deploy.md`.
 """
@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("assets", "clients", "transactions")
-# What `.env.example` holds where a secret goes; `python -m include.stack up` replaces it when it creates `.env`.
+# What `.env.example` holds where a secret goes; `python -m devtools.stack up` replaces it when it creates `.env`.
 PLACEHOLDER = "<generate>"
 # An airlift duration, the form Trino's catalog properties take (e.g. `7d`, `12h`, `0s`).
 DURATION = re.compile(r"^\d+(\.\d+)?\s*(ns|us|ms|s|m|h|d)$")
@@ -50,7 +50,7 @@ def refuse_placeholders(environ: dict[str, str] | None = None) -> None:
         raise SystemExit(
             f"{', '.join(keys)} still {'holds' if len(keys) == 1 else 'hold'} the placeholder {PLACEHOLDER} "
             f"(in {env_file_path()} or the environment): put a real secret there, or delete the line and run "
-            "`python -m include.stack up` to generate one"
+            "`python -m devtools.stack up` to generate one"
         )
 
 

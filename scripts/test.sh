@@ -4,6 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-trap '.venv/bin/python -m include.stack down || true' EXIT
-.venv/bin/python -m include.stack up
+trap '.venv/bin/python -m devtools.stack down || true' EXIT
+.venv/bin/python -m devtools.stack up
 .venv/bin/python -m pytest "$@"

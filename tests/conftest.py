@@ -29,9 +29,9 @@ def trino(settings):
 
 
 def run_stack(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run `python -m include.stack ...` as a user would, optionally with overridden settings."""
+    """Run `python -m devtools.stack ...` as a user would, optionally with overridden settings."""
     full_env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "include.stack", *args], cwd=REPO_ROOT, env=full_env,
+    return subprocess.run([sys.executable, "-m", "devtools.stack", *args], cwd=REPO_ROOT, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
 
 

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
+from devtools.stack.airflow import airflow_env
 from include.settings import get_settings
-from include.stack.airflow import airflow_env
 
 # Before anything imports Airflow, so its configuration is the stack's.
 os.environ.update(airflow_env(get_settings()))

@@ -11,13 +11,13 @@ import time
 from datetime import date
 from pathlib import Path
 
-from include.airflow_api import AirflowApi, AirflowApiError
-from include.alerts.receiver import read_messages
-from include.main_job import RUNS, backfill, generate, last_complete_days, task_states, wait_for_runs
+from devtools.airflow_api import AirflowApi, AirflowApiError
+from devtools.main_job import RUNS, backfill, generate, last_complete_days, task_states, wait_for_runs
+from devtools.receiver import read_messages
+from devtools.report import table_counts
+from devtools.stack.airflow import LOCAL_SENSOR_SETTINGS
 from include.pipeline.config import DAG_ID, LANDING_BUCKET
-from include.report import table_counts
 from include.settings import get_settings, s3_client, trino_connection
-from include.stack.airflow import LOCAL_SENSOR_SETTINGS
 
 LAKEHOUSE_SCHEMAS = ("lakehouse", "staging", "marts", "analytics", "ops")
 # DAY1: every source. DAY2: no assets or clients (they may skip a day), and transactions arrive late, while the

@@ -9,11 +9,11 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
-from include.stack.process import _signal_group, pid_alive, wait_until
+from devtools.stack.process import _signal_group, pid_alive, wait_until
 
 
 def service(settings, name: str):
-    from include.stack.services import services
+    from devtools.stack.services import services
 
     (svc,) = services(settings, [name])
     return svc

@@ -20,15 +20,15 @@ from urllib.request import Request, urlopen
 
 import pytest
 
+from devtools.receiver import WebhookReceiver, read_messages
+from devtools.stack.process import port_open
 from include.alerts.anomalies import send_anomaly_alerts
 from include.alerts.delivery import RetryPolicy
 from include.alerts.failure import deliver_parked_notices, failure_notifier
 from include.alerts.ledger import AlertDeliveryError, literal
 from include.alerts.outbox import S3Outbox
-from include.alerts.receiver import WebhookReceiver, read_messages
 from include.alerts.rejects import send_reject_alerts
 from include.settings import trino_connection
-from include.stack.process import port_open
 from tests.conftest import query
 
 pytestmark = pytest.mark.integration
@@ -69,7 +69,7 @@ def tables(settings):
     """A Trino cursor and a throwaway schema, dropped with whatever the test created in it."""
     if not port_open(settings.trino_host, settings.trino_port):
         pytest.skip(f"Trino is not reachable at {settings.trino_host}:{settings.trino_port}; "
-                    "start the stack with `python -m include.stack up`")
+                    "start the stack with `python -m devtools.stack up`")
     conn = trino_connection(settings)
     cur = conn.cursor()
     schema = f"alerts_test_{uuid.uuid4().hex[:8]}"

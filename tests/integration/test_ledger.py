@@ -89,9 +89,9 @@ def test_a_crash_between_data_commit_and_ledger_row_is_repaired_without_duplicat
 
 def test_a_landing_day_reconciles_delivered_with_loaded_quarantined_and_reported(s3, lake, monkeypatch,
                                                                                  capsys):
+    from devtools.report import reconciliation
     from include.ingestion.__main__ import main
     from include.ingestion.reconcile import reconcile_day
-    from include.report import reconciliation
 
     put_day(s3, lake, "a.csv", 2)
     put(s3, lake, "transactions/dt=2026-11-20/empty.csv", b"")

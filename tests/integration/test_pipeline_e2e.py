@@ -11,7 +11,7 @@ import json
 import psycopg2
 import pytest
 
-from include.airflow_api import AirflowApi
+from devtools.airflow_api import AirflowApi
 from tests.integration.airflow_helpers import DAY1, DAY2, DAY3, shared_backfill
 
 pytestmark = pytest.mark.integration

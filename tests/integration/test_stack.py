@@ -15,10 +15,10 @@ import psutil
 import pytest
 from trino.exceptions import TrinoUserError
 
+from devtools.stack.airflow import api_token, passwords_file
+from devtools.stack.postgres import Postgres
+from devtools.stack.process import StackError, read_pid
 from include.settings import env_file_path
-from include.stack.airflow import api_token, passwords_file
-from include.stack.postgres import Postgres
-from include.stack.process import StackError, read_pid
 from tests.conftest import query, run_stack
 
 pytestmark = pytest.mark.integration

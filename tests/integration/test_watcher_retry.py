@@ -18,9 +18,9 @@ from datetime import date
 
 import pytest
 
-from include.alerts.receiver import read_messages
+from devtools.receiver import read_messages
+from devtools.stack.trino import Trino
 from include.settings import REPO_ROOT, trino_connection
-from include.stack.trino import Trino
 from tests.integration.airflow_helpers import wipe_lakehouse
 from tests.integration.scheduler import (
     AirflowApi,
@@ -100,7 +100,7 @@ def _notices(messages: list[dict], run_id: str) -> list[str]:
 def outage(settings, s3):
     trino_cur = trino_connection(settings).cursor()
     wipe_lakehouse(settings, trino_cur, s3)
-    subprocess.run([sys.executable, "-m", "include.datagen", "--start", DAY1.isoformat(), "--days", "2",
+    subprocess.run([sys.executable, "-m", "devtools.datagen", "--start", DAY1.isoformat(), "--days", "2",
                     "--transactions-per-day", "400", "--seed", "3", "--reference-skip-rate", "0"],
                    cwd=REPO_ROOT, check=True, capture_output=True)
     api = AirflowApi(settings)

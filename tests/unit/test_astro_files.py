@@ -10,8 +10,8 @@ import re
 import pytest
 import yaml
 
+from devtools.stack import trino_catalog as tc
 from include.settings import REPO_ROOT, Settings, get_settings
-from include.stack import trino_catalog as tc
 
 COMPOSE = REPO_ROOT / "docker-compose.override.yml"
 AIRFLOW_SETTINGS = REPO_ROOT / "airflow_settings.yaml"
@@ -101,7 +101,7 @@ def test_compose_mounts_the_catalog_files_the_local_stacks_renderer_makes(compos
     assert f"./{tc.COMPOSE_INIT_SQL_FILE.parent.relative_to(REPO_ROOT)}:/docker-entrypoint-initdb.d:ro" in volumes
 
     # The local stack writes the same text for its own hosts, and only the hosts differ.
-    from include.stack.trino import Trino
+    from devtools.stack.trino import Trino
 
     local = dataclasses.replace(tc.default_settings(), home=tmp_path)
     trino = Trino(local)
@@ -113,7 +113,7 @@ def test_compose_mounts_the_catalog_files_the_local_stacks_renderer_makes(compos
 
 
 def test_airflow_settings_names_every_connection_the_dag_uses(connections):
-    from include.stack.airflow import connections as local_connections
+    from devtools.stack.airflow import connections as local_connections
 
     config = (REPO_ROOT / "include" / "pipeline" / "config.py").read_text()
     dag_ids = set(re.findall(r'_CONN_ID = os\.environ\.get\("\w+", "([\w-]+)"\)', config))

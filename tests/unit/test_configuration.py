@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from include.stack import java
-from include.stack.envfile import ensure_env_file
-from include.stack.process import StackError
+from devtools.stack import java
+from devtools.stack.envfile import ensure_env_file
+from devtools.stack.process import StackError
 
 
 def test_env_file_is_created_with_generated_secrets_and_later_only_extended(tmp_path):
@@ -73,8 +73,8 @@ AWKWARD_PASSWORD = "p@ss:w/o%rd#?x&y=z $1"
 def test_database_urls_escape_the_password(tmp_path, monkeypatch):
     from sqlalchemy.engine import make_url
 
+    from devtools.stack.airflow import airflow_env
     from include.settings import Settings
-    from include.stack.airflow import airflow_env
 
     settings = Settings(home=tmp_path, pg_user="lake@house", pg_password=AWKWARD_PASSWORD, pg_port=55432,
                         airflow_fernet_key="k", airflow_jwt_secret="j", airflow_admin_password="a")
@@ -95,8 +95,8 @@ def test_database_urls_escape_the_password(tmp_path, monkeypatch):
 def test_airflow_has_one_named_admin_and_no_anonymous_admins(tmp_path):
     import json
 
+    from devtools.stack.airflow import COMPONENT_ARGS, airflow_env, write_passwords_file
     from include.settings import Settings
-    from include.stack.airflow import COMPONENT_ARGS, airflow_env, write_passwords_file
 
     settings = Settings(home=tmp_path, airflow_admin_password="s3cret")
     env = airflow_env(settings)
@@ -112,8 +112,8 @@ def test_airflow_has_one_named_admin_and_no_anonymous_admins(tmp_path):
 
 
 def test_trino_binds_loopback_and_sets_the_retention_floor(tmp_path, monkeypatch):
+    from devtools.stack.trino import Trino
     from include.settings import Settings
-    from include.stack.trino import Trino
 
     monkeypatch.setenv("LAKEHOUSE_ICEBERG_MIN_RETENTION", "3d")
     trino = Trino(Settings(home=tmp_path))

@@ -1,6 +1,6 @@
 """The sample-data generator: deterministic, contract-shaped, and its manifest matches what the files contain.
 
-Claims are checked by re-reading the written files (include/datagen/audit.py parses the bytes on its own),
+Claims are checked by re-reading the written files (devtools/datagen/audit.py parses the bytes on its own),
 never by trusting the generator's bookkeeping. No network or S3: everything goes to a temporary directory.
 """
 
@@ -17,14 +17,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from include.datagen import GeneratorConfig, generate, write_to_dir, write_to_s3
-from include.datagen.anomalies import FAMILIES
-from include.datagen.audit import BrokenFile, audit_directory, read_rows
-from include.datagen.audit_anomalies import detect
-from include.datagen.contract import COLUMNS
-from include.datagen.dirty import ROW_KINDS
-from include.datagen.manifest import FILE_KINDS
-from include.datagen.writer import BROKEN_KINDS
+from devtools.datagen import GeneratorConfig, generate, write_to_dir, write_to_s3
+from devtools.datagen.anomalies import FAMILIES
+from devtools.datagen.audit import BrokenFile, audit_directory, read_rows
+from devtools.datagen.audit_anomalies import detect
+from devtools.datagen.contract import COLUMNS
+from devtools.datagen.dirty import ROW_KINDS
+from devtools.datagen.manifest import FILE_KINDS
+from devtools.datagen.writer import BROKEN_KINDS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SMALL = GeneratorConfig(start=date(2026, 11, 20), days=3, transactions_per_day=2_000, seed=42)
@@ -166,7 +166,7 @@ def test_zero_rates_give_clean_rows_and_no_anomalies(tmp_path):
 def test_200k_transaction_run_finishes_with_bounded_memory(tmp_path):
     """Two days of 100k trades in 50k-row parts via the CLI, in a child process so its peak RSS is its own."""
     out = subprocess.run(
-        [sys.executable, "-m", "include.datagen", "--days", "2", "--transactions-per-day", "100000",
+        [sys.executable, "-m", "devtools.datagen", "--days", "2", "--transactions-per-day", "100000",
          "--chunk-rows", "50000", "--output-dir", str(tmp_path / "landing"), "--manifest", str(tmp_path / "m.json")],
         cwd=REPO_ROOT, capture_output=True, text=True, check=True,
     )  # fmt: skip

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
+from devtools.stack.envfile import ensure_env_file
 from include.settings import PLACEHOLDER, REPO_ROOT, get_settings
-from include.stack.envfile import ensure_env_file
 
 
 def _values(path) -> dict[str, str]:
@@ -67,7 +67,7 @@ def test_a_placeholder_left_in_env_is_refused_naming_the_key(tmp_path, monkeypat
     with pytest.raises(SystemExit) as refused:
         get_settings()
     message = str(refused.value)
-    assert "AIRFLOW_ADMIN_PASSWORD" in message and str(env) in message and "include.stack up" in message
+    assert "AIRFLOW_ADMIN_PASSWORD" in message and str(env) in message and "devtools.stack up" in message
     assert "LAKEHOUSE_PG_PASSWORD" not in message and secret not in message
 
 
@@ -76,7 +76,7 @@ def test_the_stack_command_refuses_a_hand_copied_example(tmp_path):
     env.write_text((REPO_ROOT / ".env.example").read_text())
     child_env = {k: v for k, v in os.environ.items() if k not in _values(env)}
     child_env.update(LAKEHOUSE_ENV_FILE=str(env), LAKEHOUSE_HOME=str(tmp_path / "home"), PYTHONPATH=str(REPO_ROOT))
-    result = subprocess.run([sys.executable, "-m", "include.stack", "up"], cwd=REPO_ROOT, env=child_env,
+    result = subprocess.run([sys.executable, "-m", "devtools.stack", "up"], cwd=REPO_ROOT, env=child_env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
     for key in ("LAKEHOUSE_PG_PASSWORD", "AWS_SECRET_ACCESS_KEY", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_FERNET_KEY"):

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
-from include.datagen.contract import KEY_COLUMN
-from include.datagen.delivery import Delivery, landing_key
-from include.datagen.formatting import reference_table
-from include.datagen.writer import broken_bytes
+from devtools.datagen.contract import KEY_COLUMN
+from devtools.datagen.delivery import Delivery, landing_key
+from devtools.datagen.formatting import reference_table
+from devtools.datagen.writer import broken_bytes
 
 if TYPE_CHECKING:
-    from include.datagen.run import DataGenRun
+    from devtools.datagen.run import DataGenRun
 
 # kind -> (source, file name, format the key claims)
 BROKEN_FILES = {

@@ -11,9 +11,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from include.datagen.batch import CHANNELS, CURRENCIES, NO_VALUE, STATUSES, TYPES, TradeBatch
-from include.datagen.contract import COLUMNS
-from include.datagen.reference import NO_DATE
+from devtools.datagen.batch import CHANNELS, CURRENCIES, NO_VALUE, STATUSES, TYPES, TradeBatch
+from devtools.datagen.contract import COLUMNS
+from devtools.datagen.reference import NO_DATE
 
 
 def _str(values: np.ndarray) -> pa.Array:

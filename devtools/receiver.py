@@ -1,6 +1,6 @@
 """A loopback stand-in for Slack's incoming webhooks: it accepts what Slack would and keeps every message on disk.
 
-Run it with `python -m include.alerts.receiver --host 127.0.0.1 --port 58099 --out FILE`; the stack starts it as
+Run it with `python -m devtools.receiver --host 127.0.0.1 --port 58099 --out FILE`; the stack starts it as
 the `webhook` service (`WebhookReceiver`). A Slack webhook connection whose host is `127.0.0.1:58099/services`
 (schema `http`) makes `SlackWebhookHook` post here; a real hooks.slack.com URL sends to Slack instead.
 Standard library only, so the service starts without the Airflow environment.
@@ -19,8 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs
 
+from devtools.stack.process import StackError, port_open, read_pid, spawn, stop_pid, tail, wait_until
 from include.settings import REPO_ROOT, Settings
-from include.stack.process import StackError, port_open, read_pid, spawn, stop_pid, tail, wait_until
 
 NAME = "webhook"
 # Slack caps a message far below this; the limit only keeps a runaway client from filling the disk.
@@ -114,7 +114,7 @@ def serve(host: str, port: int, out: Path) -> ThreadingHTTPServer:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m include.alerts.receiver", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m devtools.receiver", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=58099)
     parser.add_argument("--out", type=Path, required=True, help="JSON-lines file the messages are appended to")
@@ -166,10 +166,10 @@ class WebhookReceiver:
         if port_open(self.host, self.port):
             raise StackError(NAME, self.port, self.log,
                              "port is already in use by another process; set LAKEHOUSE_WEBHOOK_PORT")
-        # Run from the checkout so `-m include.alerts.receiver` resolves whatever the caller's directory is.
+        # Run from the checkout so `-m devtools.receiver` resolves whatever the caller's directory is.
         path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
         env = {**os.environ, "PYTHONPATH": path}
-        cmd = [sys.executable, "-m", "include.alerts.receiver",
+        cmd = [sys.executable, "-m", "devtools.receiver",
                "--host", self.host, "--port", str(self.port), "--out", str(self.out)]
         pid = spawn(cmd, self.log, self.pid_file, cwd=REPO_ROOT, env=env)
         if not wait_until(self.healthy, 30, alive=lambda: read_pid(self.pid_file) == pid):

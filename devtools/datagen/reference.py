@@ -13,8 +13,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from include.datagen import vocab
-from include.datagen.config import DAY_SECONDS
+from devtools.datagen import vocab
+from devtools.datagen.config import DAY_SECONDS
 
 ASSET_CLASSES = ("equity", "bond", "etf", "fund", "crypto", "commodity")
 CLASS_WEIGHTS = (0.55, 0.12, 0.15, 0.08, 0.06, 0.04)

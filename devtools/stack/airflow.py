@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from devtools.stack.process import StackError, port_open, read_pid, spawn, stop_pid, tail, wait_until
 from include.settings import REPO_ROOT, Settings
-from include.stack.process import StackError, port_open, read_pid, spawn, stop_pid, tail, wait_until
 
 NAME = "airflow"
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")

@@ -1,7 +1,7 @@
 """The main job: generate the last few complete days of landing data, backfill them through Airflow, report.
 
-`python -m include.main_job [--days 3 --transactions-per-day 2000 --seed 42]`
-Expects the stack to be up (`python -m include.stack up`); scripts/main.sh does both.
+`python -m devtools.main_job [--days 3 --transactions-per-day 2000 --seed 42]`
+Expects the stack to be up (`python -m devtools.stack up`); scripts/main.sh does both.
 
 It drives Airflow as a user would, through the REST API v2: pause the DAG, create a backfill over the days (one
 run per day, oldest first), unpause, and follow the runs the scheduler and triggerer execute. The days end with
@@ -19,10 +19,10 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 
-from include.airflow_api import AirflowApi, AirflowApiError
+from devtools.airflow_api import AirflowApi, AirflowApiError
+from devtools.stack.airflow import airflow_env
 from include.pipeline.config import DAG_ID
 from include.settings import REPO_ROOT, get_settings
-from include.stack.airflow import airflow_env
 
 FINISHED = ("success", "failed")
 TASK_DONE = ("success", "skipped", "failed", "upstream_failed", "removed")
@@ -40,7 +40,7 @@ def last_complete_days(count: int, today: date | None = None) -> list[date]:
 
 
 def generate(start: date, days: int, per_day: int, seed: int, *extra: str) -> None:
-    cmd = [sys.executable, "-m", "include.datagen", "--start", start.isoformat(), "--days", str(days),
+    cmd = [sys.executable, "-m", "devtools.datagen", "--start", start.isoformat(), "--days", str(days),
            "--transactions-per-day", str(per_day), "--seed", str(seed), *extra]
     subprocess.run(cmd, check=True, cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
                    )
@@ -160,9 +160,9 @@ def summarise_runs(api: AirflowApi, days: list[date], latest: dict[date, dict]) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from include.report import render
+    from devtools.report import render
 
-    parser = argparse.ArgumentParser(prog="python -m include.main_job")
+    parser = argparse.ArgumentParser(prog="python -m devtools.main_job")
     parser.add_argument("--days", type=int, default=3, help="the last N complete days before today")
     parser.add_argument("--transactions-per-day", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=42)

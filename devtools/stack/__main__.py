@@ -1,4 +1,4 @@
-"""Command line for the local lakehouse: `python -m include.stack {up,down,status,logs,reset}`."""
+"""Command line for the local lakehouse: `python -m devtools.stack {up,down,status,logs,reset}`."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import argparse
 import shutil
 import sys
 
+from devtools.stack.envfile import ensure_env_file
+from devtools.stack.process import StackError
+from devtools.stack.services import services
 from include.settings import get_settings
-from include.stack.envfile import ensure_env_file
-from include.stack.process import StackError
-from include.stack.services import services
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m include.stack", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.stack", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("up", "down", "status", "reset"):
         cmd = sub.add_parser(name)
@@ -59,7 +59,7 @@ def _status(chosen, args, settings) -> int:
 
 
 def _logs(chosen, args, settings) -> int:
-    from include.stack.process import tail
+    from devtools.stack.process import tail
 
     (svc,) = [s for s in services(settings) if s.name == args.service] or [None]
     if svc is None:

@@ -1,6 +1,6 @@
 """CLI: generate sample landing data into the landing bucket (default) or a local directory.
 
-    python -m include.datagen --start 2026-11-20 --days 3 --transactions-per-day 2000 --seed 42 \\
+    python -m devtools.datagen --start 2026-11-20 --days 3 --transactions-per-day 2000 --seed 42 \\
         [--assets 400 --clients 5000] [--output-dir DIR] [--no-broken-files] [--manifest PATH]
 """
 
@@ -12,11 +12,11 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
-from include.datagen import GeneratorConfig, RunResult, write_to_dir, write_to_s3
+from devtools.datagen import GeneratorConfig, RunResult, write_to_dir, write_to_s3
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m include.datagen", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m devtools.datagen", description=__doc__.splitlines()[0])
     p.add_argument("--start", type=date.fromisoformat, default=date(2026, 11, 20), help="first day (YYYY-MM-DD)")
     p.add_argument("--days", type=int, default=3)
     p.add_argument("--transactions-per-day", type=int, default=2_000)

@@ -14,7 +14,7 @@ BUY_SELL = ("buy", "sell")
 
 def prepare(tx: pd.DataFrame, clients: pd.DataFrame, assets: pd.DataFrame) -> pd.DataFrame:
     """Typed transactions joined to the latest client and asset attributes."""
-    from include.datagen.audit import parse_ts
+    from devtools.datagen.audit import parse_ts
 
     df = tx.copy()
     for col in ("quantity", "price", "amount"):

@@ -6,11 +6,11 @@ import os
 import shutil
 from pathlib import Path
 
+from devtools.stack.artifacts import trino_home
+from devtools.stack.java import find_java
+from devtools.stack.process import StackError, port_open, read_pid, spawn, stop_pid, tail, wait_until
+from devtools.stack.trino_catalog import catalog_properties
 from include.settings import Settings
-from include.stack.artifacts import trino_home
-from include.stack.java import find_java
-from include.stack.process import StackError, port_open, read_pid, spawn, stop_pid, tail, wait_until
-from include.stack.trino_catalog import catalog_properties
 
 NAME = "trino"
 
@@ -59,7 +59,7 @@ class Trino:
         (self.etc / "log.properties").write_text("io.trino=INFO\n")
         # Secrets stay out of the file: Trino resolves ${ENV:...} from the process environment at start. Owner-only
         # all the same, since it names the catalog database and its user. The Astro path mounts the same renderer's
-        # output (include/stack/trino_catalog.py).
+        # output (devtools/stack/trino_catalog.py).
         catalog = self.etc / "catalog" / f"{self.s.trino_catalog}.properties"
         fd = os.open(catalog, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.fchmod(fd, 0o600)

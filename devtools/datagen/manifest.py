@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from include.datagen.anomalies import FAMILIES
-from include.datagen.config import GeneratorConfig
-from include.datagen.contract import KEY_COLUMN
-from include.datagen.delivery import Delivery
-from include.datagen.dirty import CELL_KINDS, DUPLICATE_KINDS, ROW_KINDS
-from include.datagen.writer import BROKEN_KINDS
+from devtools.datagen.anomalies import FAMILIES
+from devtools.datagen.config import GeneratorConfig
+from devtools.datagen.contract import KEY_COLUMN
+from devtools.datagen.delivery import Delivery
+from devtools.datagen.dirty import CELL_KINDS, DUPLICATE_KINDS, ROW_KINDS
+from devtools.datagen.writer import BROKEN_KINDS
 
 # The quarantine reason docs/landing-contract.md asks the loader to record for each broken-file kind.
 QUARANTINE_REASON = {

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from include.datagen.contract import (
+from devtools.datagen.contract import (
     CODE_COLUMNS,
     COLUMNS,
     ENUM_COLUMNS,

@@ -7,7 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from include.stack.process import StackError
+from devtools.stack.process import StackError
 
 TRINO_MIN_JAVA = 24
 

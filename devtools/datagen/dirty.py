@@ -16,8 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from include.datagen import rejects
-from include.datagen.contract import CODE_COLUMNS, ENUM_COLUMNS, TIMESTAMP_COLUMNS
+from devtools.datagen import rejects
+from devtools.datagen.contract import CODE_COLUMNS, ENUM_COLUMNS, TIMESTAMP_COLUMNS
 
 CELL_KINDS = ("whitespace", "mixed_case_enum", "lowercase_code", "null_token", "boolean_spelling", "timestamp_format")
 DUPLICATE_KINDS = ("duplicate_in_file", "duplicate_across_files")

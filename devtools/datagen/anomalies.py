@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from include.datagen import reference as ref
-from include.datagen.batch import ANOMALY, BUY, SELL, SETTLED, TradeBatch
-from include.datagen.market import PRICE_SCALE, amount_cents
-from include.datagen.trades import GOLDEN, channels, commissions, trade_times
-from include.datagen.world import World
+from devtools.datagen import reference as ref
+from devtools.datagen.batch import ANOMALY, BUY, SELL, SETTLED, TradeBatch
+from devtools.datagen.market import PRICE_SCALE, amount_cents
+from devtools.datagen.trades import GOLDEN, channels, commissions, trade_times
+from devtools.datagen.world import World
 
 FAMILIES = (
     "amount_outlier", "price_deviation", "velocity_burst", "duplicate_suspect",

@@ -6,10 +6,10 @@ import os
 import shutil
 from pathlib import Path
 
+from devtools.stack.artifacts import s3proxy_jar
+from devtools.stack.java import find_java
+from devtools.stack.process import StackError, port_open, read_pid, spawn, stop_pid, tail, wait_until
 from include.settings import Settings, s3_client
-from include.stack.artifacts import s3proxy_jar
-from include.stack.java import find_java
-from include.stack.process import StackError, port_open, read_pid, spawn, stop_pid, tail, wait_until
 
 NAME = "s3proxy"
 

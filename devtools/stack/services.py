@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from include.alerts.receiver import WebhookReceiver
+from devtools.receiver import WebhookReceiver
+from devtools.stack.airflow import Airflow
+from devtools.stack.objectstore import ObjectStore
+from devtools.stack.postgres import Postgres
+from devtools.stack.trino import Trino
 from include.settings import Settings
-from include.stack.airflow import Airflow
-from include.stack.objectstore import ObjectStore
-from include.stack.postgres import Postgres
-from include.stack.trino import Trino
 
 
 def services(settings: Settings, names: list[str] | None = None) -> list:

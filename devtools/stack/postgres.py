@@ -10,8 +10,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from devtools.stack.process import StackError, pid_alive, port_open, tail, wait_until
 from include.settings import Settings
-from include.stack.process import StackError, pid_alive, port_open, tail, wait_until
 
 NAME = "postgres"
 
@@ -103,7 +103,7 @@ class Postgres:
         if self.initialised():
             return
         if not self.s.pg_password:
-            raise StackError(NAME, self.port, None, "LAKEHOUSE_PG_PASSWORD is empty; run `python -m include.stack up`")
+            raise StackError(NAME, self.port, None, "LAKEHOUSE_PG_PASSWORD is empty; run `python -m devtools.stack up`")
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         self._chown(self.data_dir.parent)
         self.log.parent.mkdir(parents=True, exist_ok=True)

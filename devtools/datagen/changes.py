@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from include.datagen import reference as ref
-from include.datagen.config import DAY_SECONDS, STREAM_CHANGES, STREAM_REFERENCE, GeneratorConfig
+from devtools.datagen import reference as ref
+from devtools.datagen.config import DAY_SECONDS, STREAM_CHANGES, STREAM_REFERENCE, GeneratorConfig
 
 OLD_CLIENT_DAYS = 30
 NEW_CLIENTS_PER_DAY = 0.002  # share of the initial client base onboarded on each delivery day

@@ -11,17 +11,17 @@ from collections.abc import Iterator
 import numpy as np
 import pyarrow as pa
 
-from include.datagen import anomalies, trades
-from include.datagen.batch import ANOMALY, NATURAL, PENDING, SETTLEMENT, TradeBatch
-from include.datagen.config import STREAM_ANOMALIES, STREAM_DIRTY, STREAM_FILES, STREAM_TRADES, GeneratorConfig
-from include.datagen.delivery import Delivery, landing_key
-from include.datagen.dirty import KINDS_BY_SOURCE, FileDirt, soil
-from include.datagen.formatting import reference_table, transaction_id, transactions_table
-from include.datagen.manifest import ManifestBuilder
-from include.datagen.rejects import FreshIds
-from include.datagen.schedule import FileSchedule
-from include.datagen.variations import add_extra_column, broken_deliveries, vary_header
-from include.datagen.world import World
+from devtools.datagen import anomalies, trades
+from devtools.datagen.batch import ANOMALY, NATURAL, PENDING, SETTLEMENT, TradeBatch
+from devtools.datagen.config import STREAM_ANOMALIES, STREAM_DIRTY, STREAM_FILES, STREAM_TRADES, GeneratorConfig
+from devtools.datagen.delivery import Delivery, landing_key
+from devtools.datagen.dirty import KINDS_BY_SOURCE, FileDirt, soil
+from devtools.datagen.formatting import reference_table, transaction_id, transactions_table
+from devtools.datagen.manifest import ManifestBuilder
+from devtools.datagen.rejects import FreshIds
+from devtools.datagen.schedule import FileSchedule
+from devtools.datagen.variations import add_extra_column, broken_deliveries, vary_header
+from devtools.datagen.world import World
 
 LATE_SHARE = 0.02
 
@@ -203,6 +203,6 @@ class DataGenRun:
 
     @staticmethod
     def _serialize(table: pa.Table, fmt: str) -> bytes:
-        from include.datagen.writer import serialize
+        from devtools.datagen.writer import serialize
 
         return serialize(table, fmt)

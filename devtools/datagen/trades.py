@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from include.datagen import reference as ref
-from include.datagen.batch import (
+from devtools.datagen import reference as ref
+from devtools.datagen.batch import (
     BUY,
     CANCELLED,
     DIVIDEND,
@@ -24,8 +24,8 @@ from include.datagen.batch import (
     SETTLEMENT,
     TradeBatch,
 )
-from include.datagen.market import amount_cents
-from include.datagen.world import World
+from devtools.datagen.market import amount_cents
+from devtools.datagen.world import World
 
 TYPE_SHARES = (0.62, 0.30, 0.05, 0.03)  # buy, sell, dividend, fee
 STATUS_SHARES = (0.05, 0.92, 0.02, 0.01)  # pending, settled, cancelled, failed

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from include.datagen import reference as ref
-from include.datagen.batch import CURRENCIES
-from include.datagen.changes import ReferencePlan, plan_reference
-from include.datagen.config import STREAM_MARKET, STREAM_REFERENCE, GeneratorConfig
-from include.datagen.market import Market
+from devtools.datagen import reference as ref
+from devtools.datagen.batch import CURRENCIES
+from devtools.datagen.changes import ReferencePlan, plan_reference
+from devtools.datagen.config import STREAM_MARKET, STREAM_REFERENCE, GeneratorConfig
+from devtools.datagen.market import Market
 
 
 def _codes(values, vocabulary: tuple[str, ...]) -> np.ndarray:

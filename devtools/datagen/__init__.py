@@ -2,7 +2,7 @@
 
 Pure layer: `DataGenRun(cfg).deliveries()` yields in-memory files (`Delivery.table`, `Delivery.data`) in upload
 order. Sinks: `write_to_dir` and `write_to_s3`. Both also write the ground-truth manifest (local file only).
-`python -m include.datagen --help` runs it from the shell; docs/landing-contract.md describes what it produces.
+`python -m devtools.datagen --help` runs it from the shell; docs/landing-contract.md describes what it produces.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from include.datagen.config import GeneratorConfig
-from include.datagen.delivery import Delivery
-from include.datagen.run import DataGenRun
+from devtools.datagen.config import GeneratorConfig
+from devtools.datagen.delivery import Delivery
+from devtools.datagen.run import DataGenRun
 
 __all__ = ["DataGenRun", "Delivery", "GeneratorConfig", "RunResult", "generate", "write_to_dir", "write_to_s3"]
 
@@ -45,14 +45,14 @@ def write(cfg: GeneratorConfig, sink, manifest_path: Path | None) -> RunResult:
 
 def write_to_dir(cfg: GeneratorConfig, out_dir: Path, manifest_path: Path | None = None) -> RunResult:
     """The landing layout under a local directory instead of a bucket."""
-    from include.datagen.writer import DirSink
+    from devtools.datagen.writer import DirSink
 
     return write(cfg, DirSink(Path(out_dir)), manifest_path)
 
 
 def write_to_s3(cfg: GeneratorConfig, manifest_path: Path | None = None, settings=None, client=None) -> RunResult:
     """Upload to the configured landing bucket (see include.settings); the manifest stays local."""
-    from include.datagen.writer import S3Sink
+    from devtools.datagen.writer import S3Sink
     from include.settings import get_settings, s3_client
 
     settings = settings or get_settings()

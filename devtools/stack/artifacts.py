@@ -8,7 +8,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-from include.stack.process import StackError
+from devtools.stack.process import StackError
 
 
 def maven_fetch(service: str, coordinate: str, dest_dir: Path, filename: str) -> Path:
