@@ -28,10 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from devtools.stack.airflow import airflow_env  # noqa: E402
-from include.pipeline.config import DBT_PROJECT_DIR, DBT_THREADS  # noqa: E402
-from include.settings import get_settings, s3_client  # noqa: E402
-from tests.integration.scheduler import (  # noqa: E402
+from devtools.airflow_api import (  # noqa: E402
     AirflowApi,
     backfill_day,
     task_instances,
@@ -39,6 +36,8 @@ from tests.integration.scheduler import (  # noqa: E402
     wait_for_run,
     wait_for_task,
 )
+from devtools.stack.airflow import airflow_env  # noqa: E402
+from include.settings import get_settings, s3_client  # noqa: E402
 
 
 def _ts(text: str | None) -> float:
@@ -104,8 +103,8 @@ def scheduled_run(settings, day: date, files: list[Path], root: Path) -> dict:
 
 def dbt_build(settings, threads: int) -> float:
     env = {**os.environ, **airflow_env(settings), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
-    cmd = [str(Path(sys.executable).parent / "dbt"), "build", "--project-dir", str(DBT_PROJECT_DIR),
-           "--profiles-dir", str(DBT_PROJECT_DIR), "--threads", str(threads)]
+    cmd = [str(Path(sys.executable).parent / "dbt"), "build", "--project-dir", str(settings.dbt.project_dir),
+           "--profiles-dir", str(settings.dbt.project_dir), "--threads", str(threads)]
     log = settings.home / "logs" / f"bench-dbt-build-{threads}.log"
     start = time.perf_counter()
     with open(log, "w") as out:
@@ -145,9 +144,9 @@ def main() -> None:
         raise SystemExit(f"run {result['run']['dag_run_id']} ended {result['run']['state']}")
     b = _ts(result["run"]["end_date"]) - result["t0"]
     c = (result["alert"] - result["t0"]) if result["alert"] else float("nan")
-    a = dbt_build(settings, DBT_THREADS)
+    a = dbt_build(settings, settings.dbt.threads)
     print(f"day {args.day}, {args.transactions_per_day} transactions, run {result['run']['dag_run_id']}")
-    print(f"(a) dbt build, {DBT_THREADS} threads         : {a:7.1f} s")
+    print(f"(a) dbt build, {settings.dbt.threads} threads         : {a:7.1f} s")
     print(f"(b) DAG run, last file -> run end     : {b:7.1f} s   (b)/(a) = {b / a:.2f} (goal <= 1.30)")
     for name, seconds in stages(result).items():
         print(f"      {name:<32}: {seconds:7.1f} s")

@@ -14,24 +14,20 @@ from __future__ import annotations
 
 from airflow.sdk import chain, dag, task
 
-from include.alerts.failure import failure_notifier
-from include.pipeline import config, maintenance
+from include.pipeline import maintenance
+from include.pipeline.defaults import default_args
+from include.settings import get_settings
+
+settings = get_settings()
 
 
 @dag(
-    dag_id="lakehouse_maintenance",
+    dag_id=settings.pipeline.maintenance_dag_id,
     schedule="0 3 * * 0",  # Sundays 03:00 UTC, after the night's pipeline run
-    start_date=config.START_DATE,
+    start_date=settings.pipeline.start_date,
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "owner": config.OWNER,
-        "retries": config.RETRIES,
-        "retry_delay": config.RETRY_DELAY,
-        "retry_exponential_backoff": True,
-        "max_retry_delay": config.MAX_RETRY_DELAY,
-        "on_failure_callback": failure_notifier(config.SLACK_CONN_ID),
-    },
+    default_args=default_args(settings),
     tags=["lakehouse", "maintenance", "iceberg"],
     doc_md=__doc__,
 )
@@ -39,16 +35,18 @@ def lakehouse_maintenance():
     @task
     def repair_ledger() -> dict:
         """Record rollbacks and crash leftovers in the ingest ledger before their snapshots expire."""
-        return maintenance.repair_ledger()
+        return maintenance.repair_ledger(get_settings())
 
     @task
     def maintain(table: str) -> dict:
         """Optimize, expire snapshots and remove orphan files of one table."""
-        return maintenance.maintain_table(maintenance.trino_cursor(), table)
+        s = get_settings()
+        return maintenance.maintain_table(maintenance.trino_cursor(s), table, s.trino_catalog,
+                                          s.pipeline.maintenance_retention)
 
     # One table at a time: optimize is the heaviest query the lakehouse runs.
     chain(repair_ledger(), *[maintain.override(task_id=f"maintain_{t.replace('.', '__')}")(t)
-                             for t in maintenance.TABLES])
+                             for t in maintenance.tables(settings)])
 
 
 lakehouse_maintenance()

@@ -7,7 +7,7 @@ dbt project (one task per model, its tests right after it). New anomalies and re
 Slack alerts; any task that finally fails alerts too.
 
 The run for logical date D reads landing partition `dt=D`. Transactions must arrive (or the run fails
-and alerts); assets and clients may skip a day. Configuration: `include/pipeline/config.py`.
+and alerts); assets and clients may skip a day. Configuration: `include/settings.py` (`Settings.pipeline`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from airflow.sdk import TriggerRule, chain, dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 from cosmos import DbtTaskGroup
 
-from include.alerts.failure import failure_notifier
-from include.pipeline import config, tasks
+from include.ingestion.contract import COLUMNS as SOURCES
+from include.pipeline import tasks
 from include.pipeline.assets import raw_table_asset
 from include.pipeline.dbt import (
     attach_model_assets,
@@ -30,24 +30,22 @@ from include.pipeline.dbt import (
     render_config,
     tune_watchers,
 )
+from include.pipeline.defaults import default_args
 from include.pipeline.sensors import landing_sensor
+from include.settings import get_settings
+
+# Read once per parse; each task reads its own when it runs.
+settings = get_settings()
 
 
 @dag(
-    dag_id=config.DAG_ID,
+    dag_id=settings.pipeline.dag_id,
     # Interval timetable: the run for day D starts when D is over, so its landing partition is complete.
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
-    start_date=config.START_DATE,
-    catchup=config.CATCHUP,
+    start_date=settings.pipeline.start_date,
+    catchup=settings.pipeline.catchup,
     max_active_runs=1,
-    default_args={
-        "owner": config.OWNER,
-        "retries": config.RETRIES,
-        "retry_delay": config.RETRY_DELAY,
-        "retry_exponential_backoff": True,
-        "max_retry_delay": config.MAX_RETRY_DELAY,
-        "on_failure_callback": failure_notifier(config.SLACK_CONN_ID),
-    },
+    default_args=default_args(settings),
     tags=["lakehouse", "ingestion", "dbt", "alerts"],
     doc_md=__doc__,
 )
@@ -55,19 +53,19 @@ def lakehouse_pipeline():
     @task(trigger_rule=TriggerRule.NONE_FAILED)
     def ingest(source: str, **context: Any) -> dict:
         """Load the source's new landing files into its raw Iceberg table; report rejected files."""
-        return tasks.ingest_source(source, context["run_id"], context["ds"])
+        return tasks.ingest_source(get_settings(), source, context["run_id"], context["ds"])
 
     summaries = []
-    for source in config.SOURCES:
-        summary = ingest.override(task_id=f"ingest_{source}", outlets=[raw_table_asset(source)])(source)
-        landing_sensor(source) >> summary
+    for source in SOURCES:
+        summary = ingest.override(task_id=f"ingest_{source}", outlets=[raw_table_asset(settings, source)])(source)
+        landing_sensor(settings, source) >> summary
         summaries.append(summary)
 
     dbt = DbtTaskGroup(
         group_id="dbt",
-        project_config=project_config(),
-        profile_config=profile_config(),
-        execution_config=execution_config(),
+        project_config=project_config(settings.dbt),
+        profile_config=profile_config(settings),
+        execution_config=execution_config(settings.dbt),
         render_config=render_config(),
         operator_args={"callback": "include.pipeline.dbt_results.save_run_results"},
     )
@@ -75,19 +73,19 @@ def lakehouse_pipeline():
     @task
     def alert_anomalies(**context: Any) -> dict:
         """Slack-alert anomalies not alerted before, grouped by severity."""
-        return tasks.alert_anomalies(context["dag"].dag_id, context["run_id"])
+        return tasks.alert_anomalies(get_settings(), context["dag"].dag_id, context["run_id"])
 
     @task
     def alert_rejects(**context: Any) -> dict:
         """Slack-alert quarantined files and batches of rejected rows not alerted before, from the ledgers."""
-        return tasks.alert_rejects(context["dag"].dag_id, context["run_id"])
+        return tasks.alert_rejects(get_settings(), context["dag"].dag_id, context["run_id"])
 
-    attach_model_assets(dbt)
-    tune_watchers(dbt)
+    attach_model_assets(dbt, settings)
+    tune_watchers(dbt, settings.dbt)
 
     chain(summaries, dbt)
     model_task(dbt, "transaction_anomaly_detection") >> alert_anomalies()
-    [model_task(dbt, f"stg_{s}_rejected") for s in config.SOURCES] >> alert_rejects()
+    [model_task(dbt, f"stg_{s}_rejected") for s in SOURCES] >> alert_rejects()
 
 
 lakehouse_pipeline()

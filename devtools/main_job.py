@@ -21,11 +21,11 @@ from datetime import date, datetime, timedelta, timezone
 
 from devtools.airflow_api import AirflowApi, AirflowApiError
 from devtools.stack.airflow import airflow_env
-from include.pipeline.config import DAG_ID
-from include.settings import REPO_ROOT, get_settings
+from include.settings import REPO_ROOT, PipelineSettings, get_settings
 
 FINISHED = ("success", "failed")
 TASK_DONE = ("success", "skipped", "failed", "upstream_failed", "removed")
+DAG_ID = PipelineSettings.dag_id  # fixed in the code, not read from the environment
 RUNS = f"/api/v2/dags/{DAG_ID}/dagRuns"
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import quote
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ("assets", "clients", "transactions")
 # What `.env.example` holds where a secret goes; `python -m devtools.stack up` replaces it when it creates `.env`.
 PLACEHOLDER = "<generate>"
 # An airlift duration, the form Trino's catalog properties take (e.g. `7d`, `12h`, `0s`).
@@ -54,7 +54,7 @@ def refuse_placeholders(environ: dict[str, str] | None = None) -> None:
         )
 
 
-def _env(name: str, default: str) -> str:
+def _text(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
@@ -73,63 +73,175 @@ def _int(name: str, default: int) -> int:
         raise SystemExit(f"setting {name}={raw!r} is not an integer") from None
 
 
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, str(default))
+    try:
+        return float(raw)
+    except ValueError:
+        raise SystemExit(f"setting {name}={raw!r} is not a number") from None
+
+
+def _bool(name: str, default: bool) -> bool:
+    return os.environ.get(name, str(default)).strip().lower() in ("1", "true", "yes", "y")
+
+
+def _seconds(name: str, default: int) -> timedelta:
+    return timedelta(seconds=_int(name, default))
+
+
+def _path(name: str, default: str) -> Path:
+    return Path(os.environ.get(name, default))
+
+
+def _date(name: str, default: str) -> datetime:
+    raw = os.environ.get(name, default)
+    try:
+        return datetime.fromisoformat(raw).replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise SystemExit(f"setting {name}={raw!r} is not a date such as 2026-11-01") from None
+
+
+def env_field(name: str, default, read=_text, secret: bool = False):
+    """A field read from the environment variable `name` whenever a Settings is built; the name is kept in the
+    field's metadata, so `env_keys()` lists every variable the settings read."""
+    return field(default_factory=lambda: read(name, default), repr=not secret, metadata={"env": name})
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """The pipeline and maintenance DAGs: schedule, retries, sensors and the Airflow connections they use."""
+
+    dag_id: str = "lakehouse_pipeline"
+    maintenance_dag_id: str = "lakehouse_maintenance"
+    start_date: datetime = env_field("LAKEHOUSE_START_DATE", "2026-11-01", _date)
+    catchup: bool = env_field("LAKEHOUSE_CATCHUP", False, _bool)
+    owner: str = env_field("LAKEHOUSE_OWNER", "data-platform")
+    retries: int = env_field("LAKEHOUSE_RETRIES", 2, _int)
+    retry_delay: timedelta = env_field("LAKEHOUSE_RETRY_DELAY_SECONDS", 30, _seconds)
+    max_retry_delay: timedelta = timedelta(minutes=10)
+    # Airflow connection ids; locally the stack creates them as AIRFLOW_CONN_* variables.
+    aws_conn_id: str = env_field("LAKEHOUSE_AWS_CONN_ID", "aws_lakehouse")
+    trino_conn_id: str = env_field("LAKEHOUSE_TRINO_CONN_ID", "trino_lakehouse")
+    slack_conn_id: str = env_field("LAKEHOUSE_SLACK_CONN_ID", "slack_alerts")
+    # Transactions arrive every day: waiting longer than this fails the run (and alerts).
+    transactions_timeout: timedelta = env_field("LAKEHOUSE_TRANSACTIONS_TIMEOUT_SECONDS", 6 * 3600, _seconds)
+    # Assets and clients may skip a day: after this the sensor skips and the run builds on what is loaded.
+    optional_source_timeout: timedelta = env_field("LAKEHOUSE_OPTIONAL_SOURCE_TIMEOUT_SECONDS", 1800, _seconds)
+    # How often a waiting sensor's trigger lists the landing partition (in the triggerer; no worker slot is held).
+    poke_interval: timedelta = env_field("LAKEHOUSE_POKE_INTERVAL_SECONDS", 60, _seconds)
+    # Snapshots and orphan files younger than this survive the weekly maintenance (Trino's own floor may be higher).
+    maintenance_retention: str = env_field("LAKEHOUSE_MAINTENANCE_RETENTION", "7d")
+
+
+@dataclass(frozen=True)
+class DbtSettings:
+    """How Cosmos runs the dbt project."""
+
+    project_dir: Path = REPO_ROOT / "dbt" / "lakehouse"
+    executable: str = env_field("DBT_EXECUTABLE", "dbt")
+    # How dbt authenticates to Trino: none (local HTTP), ldap (password over HTTPS), jwt, or galaxy.
+    trino_auth: str = env_field("LAKEHOUSE_TRINO_AUTH", "none")
+    # Threads of the one `dbt build` (Cosmos WATCHER producer) and of per-model retries. Trino does the work, so
+    # this is how many queries Trino runs at once; measured on 2 cores in docs/benchmarks.md.
+    threads: int = env_field("LAKEHOUSE_DBT_THREADS", 4, _int)
+    # How often a model's watcher (a deferred sensor in the triggerer) checks whether the producer built its model.
+    watch_interval: timedelta = env_field("LAKEHOUSE_DBT_WATCH_INTERVAL_SECONDS", 2, _seconds)
+    # A failed model or test task retries by running its model (or tests) alone, which is cheap, and the tasks below
+    # it in the graph each take one retry after an outage: short first delays, more of them (10, 20, 40 s, with
+    # Airflow's jitter up to double) still ride out a minute or two of Trino being away.
+    retries: int = env_field("LAKEHOUSE_DBT_RETRIES", 3, _int)
+    retry_delay: timedelta = env_field("LAKEHOUSE_DBT_RETRY_DELAY_SECONDS", 10, _seconds)
+    # Where each dbt task keeps its run results for the main job's report; empty keeps none.
+    results_dir: str = env_field("LAKEHOUSE_DBT_RESULTS_DIR", "")
+
+    @property
+    def manifest(self) -> Path:
+        return self.project_dir / "target" / "manifest.json"
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Slack alerts: how much one message lists, when rejected rows alert, and how hard a message is pushed."""
+
+    cap: int = env_field("LAKEHOUSE_ALERT_CAP", 20, _int)
+    rejected_rows_threshold: int = env_field("LAKEHOUSE_REJECTED_ROWS_THRESHOLD", 0, _int)
+    attempts: int = env_field("LAKEHOUSE_ALERT_ATTEMPTS", 5, _int)
+    max_retry_after: float = env_field("LAKEHOUSE_ALERT_MAX_RETRY_AFTER", 60.0, _float)
+    # Where failure notices wait while the webhook is down (s3:// or file://); empty: the defaults in
+    # include/alerts/outbox.py (under the warehouse bucket, then under LAKEHOUSE_HOME).
+    outbox: str = env_field("LAKEHOUSE_ALERT_OUTBOX", "")
+    outbox_fallback: str = env_field("LAKEHOUSE_ALERT_OUTBOX_FALLBACK", "")
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """The loader's limits on one landing file: past them it is quarantined `too_large`."""
+
+    max_file_bytes: int = env_field("LAKEHOUSE_MAX_FILE_BYTES", 4 << 30, _int)
+    max_file_rows: int = env_field("LAKEHOUSE_MAX_FILE_ROWS", 50_000_000, _int)
+
+
 @dataclass(frozen=True)
 class Settings:
-    """A snapshot of the configuration; build it with `get_settings()`."""
+    """A snapshot of the configuration; build it with `get_settings()` and pass it on."""
 
-    home: Path = field(default_factory=lambda: Path(_env("LAKEHOUSE_HOME", str(REPO_ROOT / ".lakehouse"))))
-    cache: Path = field(
-        default_factory=lambda: Path(_env("LAKEHOUSE_CACHE", str(Path.home() / ".cache" / "lakehouse")))
-    )
-    bind_host: str = field(default_factory=lambda: _env("LAKEHOUSE_BIND_HOST", "127.0.0.1"))
+    home: Path = env_field("LAKEHOUSE_HOME", str(REPO_ROOT / ".lakehouse"), _path)
+    cache: Path = env_field("LAKEHOUSE_CACHE", str(Path.home() / ".cache" / "lakehouse"), _path)
+    bind_host: str = env_field("LAKEHOUSE_BIND_HOST", "127.0.0.1")
 
     # PostgreSQL: the Iceberg JDBC catalog database and the Airflow metadata database.
-    pg_host: str = field(default_factory=lambda: _env("LAKEHOUSE_PG_HOST", "127.0.0.1"))
-    pg_port: int = field(default_factory=lambda: _int("LAKEHOUSE_PG_PORT", 55432))
-    pg_user: str = field(default_factory=lambda: _env("LAKEHOUSE_PG_USER", "lakehouse"))
-    pg_password: str = field(default_factory=lambda: _env("LAKEHOUSE_PG_PASSWORD", ""), repr=False)
-    pg_catalog_db: str = field(default_factory=lambda: _env("LAKEHOUSE_PG_CATALOG_DB", "iceberg_catalog"))
-    pg_airflow_db: str = field(default_factory=lambda: _env("LAKEHOUSE_PG_AIRFLOW_DB", "airflow"))
+    pg_host: str = env_field("LAKEHOUSE_PG_HOST", "127.0.0.1")
+    pg_port: int = env_field("LAKEHOUSE_PG_PORT", 55432, _int)
+    pg_user: str = env_field("LAKEHOUSE_PG_USER", "lakehouse")
+    pg_password: str = env_field("LAKEHOUSE_PG_PASSWORD", "", secret=True)
+    pg_catalog_db: str = env_field("LAKEHOUSE_PG_CATALOG_DB", "iceberg_catalog")
+    pg_airflow_db: str = env_field("LAKEHOUSE_PG_AIRFLOW_DB", "airflow")
 
     # S3 API: the local store, or AWS when S3_ENDPOINT_URL is empty.
-    s3_endpoint_url: str = field(default_factory=lambda: _env("S3_ENDPOINT_URL", "http://127.0.0.1:59000"))
-    s3_region: str = field(default_factory=lambda: _env("AWS_REGION", "us-east-1"))
-    s3_access_key: str = field(default_factory=lambda: _env("AWS_ACCESS_KEY_ID", ""), repr=False)
-    s3_secret_key: str = field(default_factory=lambda: _env("AWS_SECRET_ACCESS_KEY", ""), repr=False)
-    landing_bucket: str = field(default_factory=lambda: _env("LANDING_BUCKET", "landing"))
-    warehouse_bucket: str = field(default_factory=lambda: _env("WAREHOUSE_BUCKET", "warehouse"))
-    quarantine_bucket: str = field(default_factory=lambda: _env("QUARANTINE_BUCKET", "quarantine"))
+    s3_endpoint_url: str = env_field("S3_ENDPOINT_URL", "http://127.0.0.1:59000")
+    s3_region: str = env_field("AWS_REGION", "us-east-1")
+    s3_access_key: str = env_field("AWS_ACCESS_KEY_ID", "", secret=True)
+    s3_secret_key: str = env_field("AWS_SECRET_ACCESS_KEY", "", secret=True)
+    landing_bucket: str = env_field("LANDING_BUCKET", "landing")
+    warehouse_bucket: str = env_field("WAREHOUSE_BUCKET", "warehouse")
+    quarantine_bucket: str = env_field("QUARANTINE_BUCKET", "quarantine")
 
     # Trino: local single node, a Trino cluster or Starburst Galaxy.
-    trino_host: str = field(default_factory=lambda: _env("TRINO_HOST", "127.0.0.1"))
-    trino_port: int = field(default_factory=lambda: _int("TRINO_PORT", 58080))
-    trino_http_scheme: str = field(default_factory=lambda: _env("TRINO_HTTP_SCHEME", "http"))
-    trino_user: str = field(default_factory=lambda: _env("TRINO_USER", "lakehouse"))
-    trino_password: str = field(default_factory=lambda: _env("TRINO_PASSWORD", ""), repr=False)
-    trino_catalog: str = field(default_factory=lambda: _env("TRINO_CATALOG", "iceberg"))
-    trino_heap: str = field(default_factory=lambda: _env("TRINO_HEAP", "6G"))
-    trino_version: str = field(default_factory=lambda: _env("TRINO_VERSION", "476"))
-    raw_schema: str = field(default_factory=lambda: _env("RAW_SCHEMA", "lakehouse"))
+    trino_host: str = env_field("TRINO_HOST", "127.0.0.1")
+    trino_port: int = env_field("TRINO_PORT", 58080, _int)
+    trino_http_scheme: str = env_field("TRINO_HTTP_SCHEME", "http")
+    trino_user: str = env_field("TRINO_USER", "lakehouse")
+    trino_password: str = env_field("TRINO_PASSWORD", "", secret=True)
+    # The lakehouse's catalog in Trino: every query, the dbt profile and the Assets name it from here.
+    trino_catalog: str = env_field("TRINO_CATALOG", "iceberg")
+    trino_heap: str = env_field("TRINO_HEAP", "6G")
+    trino_version: str = env_field("TRINO_VERSION", "476")
+    raw_schema: str = env_field("RAW_SCHEMA", "lakehouse")
     # The catalog's floor for `expire_snapshots` and `remove_orphan_files` (Trino's own default is 7d). A session
     # can lower it for itself with `SET SESSION <catalog>.expire_snapshots_min_retention = '0s'` (tests do).
-    iceberg_min_retention: str = field(default_factory=lambda: _duration("LAKEHOUSE_ICEBERG_MIN_RETENTION", "7d"))
+    iceberg_min_retention: str = env_field("LAKEHOUSE_ICEBERG_MIN_RETENTION", "7d", _duration)
 
     # The Iceberg catalog the loader writes through (pyiceberg); Trino's catalog must be the same one.
-    iceberg_catalog_name: str = field(default_factory=lambda: _env("ICEBERG_CATALOG_NAME", "iceberg"))
+    iceberg_catalog_name: str = env_field("ICEBERG_CATALOG_NAME", "iceberg")
 
     # s3proxy: the local S3-compatible store.
-    s3proxy_version: str = field(default_factory=lambda: _env("S3PROXY_VERSION", "4.1.0"))
+    s3proxy_version: str = env_field("S3PROXY_VERSION", "4.1.0")
 
     # The loopback Slack-compatible webhook receiver and Airflow.
-    webhook_port: int = field(default_factory=lambda: _int("LAKEHOUSE_WEBHOOK_PORT", 58099))
-    airflow_port: int = field(default_factory=lambda: _int("AIRFLOW_PORT", 8080))
-    airflow_fernet_key: str = field(default_factory=lambda: _env("AIRFLOW_FERNET_KEY", ""), repr=False)
-    airflow_jwt_secret: str = field(default_factory=lambda: _env("AIRFLOW_JWT_SECRET", ""), repr=False)
-    airflow_api_secret_key: str = field(default_factory=lambda: _env("AIRFLOW_API_SECRET_KEY", ""), repr=False)
+    webhook_port: int = env_field("LAKEHOUSE_WEBHOOK_PORT", 58099, _int)
+    airflow_port: int = env_field("AIRFLOW_PORT", 8080, _int)
+    airflow_fernet_key: str = env_field("AIRFLOW_FERNET_KEY", "", secret=True)
+    airflow_jwt_secret: str = env_field("AIRFLOW_JWT_SECRET", "", secret=True)
+    airflow_api_secret_key: str = env_field("AIRFLOW_API_SECRET_KEY", "", secret=True)
     # The local Airflow's one user (SimpleAuthManager): the UI login and the REST API's token request.
-    airflow_admin_user: str = field(default_factory=lambda: _env("AIRFLOW_ADMIN_USER", "admin"))
-    airflow_admin_password: str = field(default_factory=lambda: _env("AIRFLOW_ADMIN_PASSWORD", ""), repr=False)
-    slack_webhook_url: str = field(default_factory=lambda: _env("SLACK_WEBHOOK_URL", ""), repr=False)
+    airflow_admin_user: str = env_field("AIRFLOW_ADMIN_USER", "admin")
+    airflow_admin_password: str = env_field("AIRFLOW_ADMIN_PASSWORD", "", secret=True)
+    slack_webhook_url: str = env_field("SLACK_WEBHOOK_URL", "", secret=True)
+
+    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
+    dbt: DbtSettings = field(default_factory=DbtSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
 
     @property
     def s3_endpoint_host_port(self) -> tuple[str, int]:
@@ -186,9 +298,22 @@ class Settings:
 
 
 def get_settings() -> Settings:
+    """Read `.env` (without overriding the environment) and build the settings: call it once per process or task
+    and pass the result on."""
     load_dotenv()
     refuse_placeholders()
     return Settings()
+
+
+def env_keys(cls: type = Settings) -> dict[str, str]:
+    """Every environment variable the settings read, mapped to its field's dotted path (e.g. `dbt.threads`)."""
+    keys: dict[str, str] = {}
+    for f in fields(cls):
+        if "env" in f.metadata:
+            keys[f.metadata["env"]] = f.name
+        elif is_dataclass(f.type) or (isinstance(f.default_factory, type) and is_dataclass(f.default_factory)):
+            keys.update({var: f"{f.name}.{path}" for var, path in env_keys(f.default_factory).items()})
+    return keys
 
 
 def s3_client(settings: Settings | None = None):

@@ -19,9 +19,6 @@ COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 # log servers are not needed.
 COMPONENT_ARGS = {"api-server": ["--workers", "1"], "scheduler": ["--skip-serve-logs"],
                   "triggerer": ["--skip-serve-logs"]}
-AWS_CONN_ID = "aws_lakehouse"
-TRINO_CONN_ID = "trino_lakehouse"
-SLACK_CONN_ID = "slack_alerts"
 
 
 def connections(settings: Settings) -> dict[str, dict]:
@@ -40,15 +37,16 @@ def connections(settings: Settings) -> dict[str, dict]:
              "login": settings.trino_user, "extra": trino_extra}
     if settings.trino_password:
         trino["password"] = settings.trino_password
+    ids = settings.pipeline
     return {
-        AWS_CONN_ID: {"conn_type": "aws", "login": settings.s3_access_key, "password": settings.s3_secret_key,
-                      "extra": aws_extra},
-        TRINO_CONN_ID: trino,
-        SLACK_CONN_ID: slack,
+        ids.aws_conn_id: {"conn_type": "aws", "login": settings.s3_access_key, "password": settings.s3_secret_key,
+                          "extra": aws_extra},
+        ids.trino_conn_id: trino,
+        ids.slack_conn_id: slack,
     }
 
 
-# The sensor settings of the local stack (include/pipeline/config.py reads them): a missing optional source costs
+# The sensor settings of the local stack (`Settings.pipeline` reads them): a missing optional source costs
 # seconds here, not the production half hour. Every Airflow process parses the DAG, so all of them get these.
 LOCAL_SENSOR_SETTINGS = {
     "LAKEHOUSE_OPTIONAL_SOURCE_TIMEOUT_SECONDS": "20",
@@ -120,21 +118,12 @@ def write_passwords_file(settings: Settings) -> Path:
 
 def api_token(settings: Settings, timeout: float = 30) -> str:
     """A bearer token for Airflow's REST API (`Authorization: Bearer <token>`), for the admin user in .env."""
-    import urllib.error
-    import urllib.request
+    from devtools.airflow_api import AirflowApi, AirflowApiError
 
-    body = json.dumps({"username": settings.airflow_admin_user, "password": settings.airflow_admin_password}).encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{settings.airflow_port}/auth/token", data=body,
-                                     headers={"Content-Type": "application/json"}, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:
-            return json.load(resp)["access_token"]
-    except urllib.error.HTTPError as exc:
-        problem = f"POST /auth/token answered {exc.code}"
-        if exc.code == 401:
-            problem += (f": user {settings.airflow_admin_user!r} was refused; check AIRFLOW_ADMIN_PASSWORD in .env "
-                        "and restart Airflow if it changed")
-        raise StackError(NAME, settings.airflow_port, None, problem) from None
+        return AirflowApi(settings, timeout=timeout).token()
+    except AirflowApiError as exc:
+        raise StackError(NAME, settings.airflow_port, None, str(exc)) from None
 
 
 def airflow_bin() -> str:

@@ -1,4 +1,4 @@
-"""Single-node Trino with an `iceberg` catalog: JDBC catalog on PostgreSQL, warehouse on the local S3 store."""
+"""Single-node Trino with the lakehouse catalog (TRINO_CATALOG): JDBC catalog on PostgreSQL, warehouse on local S3."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from devtools.stack.artifacts import trino_home
 from devtools.stack.java import find_java
 from devtools.stack.process import StackError, port_open, read_pid, spawn, stop_pid, tail, wait_until
-from devtools.stack.trino_catalog import catalog_properties
+from devtools.stack.trino_catalog import catalog_file, catalog_properties
 from include.settings import Settings
 
 NAME = "trino"
@@ -60,7 +60,7 @@ class Trino:
         # Secrets stay out of the file: Trino resolves ${ENV:...} from the process environment at start. Owner-only
         # all the same, since it names the catalog database and its user. The Astro path mounts the same renderer's
         # output (devtools/stack/trino_catalog.py).
-        catalog = self.etc / "catalog" / f"{self.s.trino_catalog}.properties"
+        catalog = catalog_file(self.etc / "catalog", self.s)
         fd = os.open(catalog, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w") as out:

@@ -1,4 +1,4 @@
-"""The Trino `iceberg` catalog (JDBC catalog on PostgreSQL, warehouse on S3), rendered from the settings.
+"""The Trino catalog `<TRINO_CATALOG>.properties` (JDBC catalog on PostgreSQL, warehouse on S3), from the settings.
 
 One renderer serves both ways to run the services: the local stack writes its output at start, and the Astro
 path (`docker-compose.override.yml`) mounts committed copies rendered for the compose services. Regenerate those
@@ -22,7 +22,7 @@ COMPOSE_TRINO_HOST, COMPOSE_TRINO_PORT = "lakehouse-trino", 8080
 COMPOSE_WEBHOOK_HOST = "lakehouse-webhook"
 
 COMPOSE_DIR = REPO_ROOT / "astro"
-COMPOSE_CATALOG_FILE = COMPOSE_DIR / "trino" / "catalog" / "iceberg.properties"
+COMPOSE_CATALOG_DIR = COMPOSE_DIR / "trino" / "catalog"
 COMPOSE_INIT_SQL_FILE = COMPOSE_DIR / "postgres" / "initdb" / "10-iceberg-catalog.sql"
 REGENERATE = "python -m devtools.stack.trino_catalog"
 
@@ -93,10 +93,15 @@ def catalog_init_sql(settings: Settings) -> str:
     )
 
 
+def catalog_file(catalog_dir: Path, settings: Settings) -> Path:
+    """Trino names a catalog after its file: `<TRINO_CATALOG>.properties`."""
+    return catalog_dir / f"{settings.trino_catalog}.properties"
+
+
 def compose_files() -> dict[Path, str]:
     """Every generated file the compose services mount, with its expected text."""
     s = compose_settings()
-    return {COMPOSE_CATALOG_FILE: catalog_properties(s), COMPOSE_INIT_SQL_FILE: catalog_init_sql(s)}
+    return {catalog_file(COMPOSE_CATALOG_DIR, s): catalog_properties(s), COMPOSE_INIT_SQL_FILE: catalog_init_sql(s)}
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from include.alerts.ledger import default_catalog, deliver, ensure_ledger, literal, slack_hook
+from include.alerts.ledger import deliver, ensure_ledger, literal, slack_hook
 from include.alerts.messages import anomaly_message, group_by_severity
 
 # In the lakehouse catalog (TRINO_CATALOG): the schema is fixed by the dbt project, the catalog by the deployment.
@@ -30,8 +30,8 @@ def _check_table(name: str) -> str:
     return name
 
 
-def anomaly_table_name(catalog: str | None = None) -> str:
-    return f"{catalog or default_catalog()}.{ANOMALY_MODEL}"
+def anomaly_table_name(catalog: str) -> str:
+    return f"{catalog}.{ANOMALY_MODEL}"
 
 
 def pending_anomalies(cur, ledger: str, anomaly_table: str) -> list[dict]:
@@ -52,17 +52,16 @@ def count_alerted(cur, ledger: str, anomaly_table: str) -> int:
 
 
 def send_anomaly_alerts(trino_cursor, slack_conn_id: str, run_id: str, run_url: str, cap: int = 20, *,
-                        anomaly_table: str | None = None, ledger_schema: str = "ops",
-                        catalog: str | None = None) -> dict:
+                        catalog: str, anomaly_table: str | None = None, ledger_schema: str = "ops") -> dict:
     """Alert Slack about every anomaly not alerted before, grouped by severity (critical first).
 
-    Each message lists up to `cap` anomalies and summarises the rest by rule, with a link to the Airflow run.
+    Every table is in `catalog` (the settings' TRINO_CATALOG). Each message lists up to `cap` anomalies and
+    summarises the rest by rule, with a link to the Airflow run.
     The summarised ones are recorded as alerted too: they went out in that message, and the run link lists them.
     Raises AlertDeliveryError when the webhook does not accept a message (the task retries; nothing is recorded
     for that message). Returns `{"by_severity": {...}, "messages_sent", "anomalies_sent", "already_alerted"}`.
     """
     cur = trino_cursor
-    catalog = catalog or default_catalog()
     anomaly_table = anomaly_table or anomaly_table_name(catalog)
     ledger = ensure_ledger(cur, ledger_schema, catalog)
     already = count_alerted(cur, ledger, anomaly_table)

@@ -9,7 +9,6 @@ was not accepted stays unrecorded and a later try sends it.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,13 +18,6 @@ log = logging.getLogger(__name__)
 
 class AlertDeliveryError(RuntimeError):
     """Slack did not accept a message; nothing was recorded for it, so a later try sends it."""
-
-
-def _float_env(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, default))
-    except ValueError:
-        return default
 
 
 @dataclass(frozen=True)
@@ -39,12 +31,13 @@ class RetryPolicy:
     max_retry_after: float = 60.0
 
     @classmethod
-    def from_env(cls, **overrides) -> RetryPolicy:
-        values = {
-            "attempts": int(_float_env("LAKEHOUSE_ALERT_ATTEMPTS", cls.attempts)),
-            "max_retry_after": _float_env("LAKEHOUSE_ALERT_MAX_RETRY_AFTER", cls.max_retry_after),
-        }
-        return cls(**{**values, **overrides})
+    def from_settings(cls, alerts=None, **overrides) -> RetryPolicy:
+        """The policy of `Settings.alerts` (LAKEHOUSE_ALERT_ATTEMPTS, LAKEHOUSE_ALERT_MAX_RETRY_AFTER); without one,
+        those settings as they are now."""
+        from include.settings import AlertSettings
+
+        alerts = alerts or AlertSettings()
+        return cls(**{"attempts": alerts.attempts, "max_retry_after": alerts.max_retry_after, **overrides})
 
     def backoff_wait(self, attempt: int) -> float:
         return min(self.backoff * 2 ** attempt, self.max_wait)
@@ -82,7 +75,7 @@ def post(client, message: dict, policy: RetryPolicy | None = None, sleep: Callab
 
     Raises AlertDeliveryError when it never does. Logs status codes and waits only, never the message.
     """
-    policy = policy or RetryPolicy.from_env()
+    policy = policy or RetryPolicy.from_settings()
     for attempt in range(policy.attempts):
         last = attempt == policy.attempts - 1
         try:

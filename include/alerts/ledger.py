@@ -25,21 +25,14 @@ BATCH = 500
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def default_catalog() -> str:
-    """The Trino catalog of the lakehouse (TRINO_CATALOG), the same one the loader and dbt write to."""
-    from include.settings import get_settings
-
-    return get_settings().trino_catalog
-
-
 def check_identifier(name: str) -> str:
     if not _IDENTIFIER.match(name):
         raise ValueError(f"not a plain SQL identifier: {name!r}")
     return name
 
 
-def ledger_table(schema: str = "ops", catalog: str | None = None) -> str:
-    catalog = catalog or default_catalog()
+def ledger_table(schema: str, catalog: str) -> str:
+    """`<catalog>.<schema>.alert_log`; the catalog is the settings' TRINO_CATALOG, which the callers pass on."""
     for name in (catalog, schema):
         if not _IDENTIFIER.match(name):
             raise ValueError(f"not a plain SQL identifier: {name!r}")
@@ -57,7 +50,7 @@ def _run(cur, sql: str) -> list:
     return cur.fetchall()
 
 
-def ensure_ledger(cur, schema: str = "ops", catalog: str | None = None) -> str:
+def ensure_ledger(cur, schema: str, catalog: str) -> str:
     """Create the schema and the ledger table if missing; return the table's full name."""
     table = ledger_table(schema, catalog)
     _run(cur, f"create schema if not exists {table.rsplit('.', 1)[0]}")
@@ -85,7 +78,7 @@ def _chunks(items: list, size: int = BATCH) -> Iterable[list]:
         yield items[start:start + size]
 
 
-def already_sent(cur, kind: str, keys: Iterable[str], schema: str = "ops", catalog: str | None = None) -> set[str]:
+def already_sent(cur, kind: str, keys: Iterable[str], schema: str, catalog: str) -> set[str]:
     """The subset of `keys` that the ledger records as sent for `kind`."""
     _check_kind(kind)
     table = ledger_table(schema, catalog)
@@ -98,7 +91,7 @@ def already_sent(cur, kind: str, keys: Iterable[str], schema: str = "ops", catal
     return found
 
 
-def record_sent(cur, kind: str, rows: Iterable[dict], schema: str = "ops", catalog: str | None = None) -> int:
+def record_sent(cur, kind: str, rows: Iterable[dict], schema: str, catalog: str) -> int:
     """Record alerts as sent: `rows` are dicts with alert_key, severity, dag_run_id and message_id.
 
     One INSERT per message (split only past BATCH rows), all rows stamped with the same `sent_at`.
@@ -122,8 +115,8 @@ def slack_hook(slack_conn_id: str):
     return webhook_client(slack_conn_id)
 
 
-def deliver(cur, client, message: dict, kind: str, rows: list[dict], schema: str = "ops",
-            catalog: str | None = None, policy: RetryPolicy | None = None) -> None:
+def deliver(cur, client, message: dict, kind: str, rows: list[dict], schema: str, catalog: str,
+            policy: RetryPolicy | None = None) -> None:
     """Post one message (retrying 429 and 5xx), then record its alerts; a message never accepted records nothing
     and raises AlertDeliveryError."""
     try:

@@ -89,10 +89,10 @@ class DirOutbox:
 class S3Outbox:
     """An outbox under an S3 prefix, through the project's S3 client (local store or AWS)."""
 
-    def __init__(self, bucket: str, prefix: str, client=None):
+    def __init__(self, bucket: str, prefix: str, client=None, settings=None):
         self.bucket, self.prefix = bucket, prefix.strip("/") + "/"
         self.uri = f"s3://{bucket}/{self.prefix}"
-        self._client = client
+        self._client, self.settings = client, settings
 
     @property
     def client(self):
@@ -105,7 +105,7 @@ class S3Outbox:
             # Short timeouts: a failure callback holds the failed task's worker while it parks a notice.
             config = Config(s3={"addressing_style": "path"}, connect_timeout=5, read_timeout=15,
                             retries={"max_attempts": 3, "mode": "standard"})
-            self._client = boto3.client("s3", config=config, **get_settings().boto3_kwargs())
+            self._client = boto3.client("s3", config=config, **(self.settings or get_settings()).boto3_kwargs())
         return self._client
 
     def put(self, notice_id: str, message: dict) -> str:
@@ -153,23 +153,24 @@ class S3Outbox:
         self.release(name)
 
 
-def outbox_from_uri(uri: str):
+def outbox_from_uri(uri: str, settings=None):
     parsed = urlparse(uri)
     if parsed.scheme == "s3":
-        return S3Outbox(parsed.netloc, parsed.path)
+        return S3Outbox(parsed.netloc, parsed.path, settings=settings)
     if parsed.scheme == "file":
         return DirOutbox(Path(parsed.path))
     raise ValueError(f"alert outbox must be an s3:// or file:// URI, not {uri!r}")
 
 
-def configured_outboxes() -> list:
-    """The primary outbox, then the local fallback; read from the environment on every call."""
+def configured_outboxes(settings=None) -> list:
+    """The primary outbox, then the local fallback, of `settings` (by default the settings as they are now: a
+    failure callback has no task to hand it any)."""
     from include.settings import get_settings
 
-    settings = get_settings()
-    primary = os.environ.get("LAKEHOUSE_ALERT_OUTBOX") or f"s3://{settings.warehouse_bucket}/_ops/alert_outbox/"
-    fallback = os.environ.get("LAKEHOUSE_ALERT_OUTBOX_FALLBACK") or (settings.home / "alert_outbox").as_uri()
-    return [outbox_from_uri(primary), outbox_from_uri(fallback)]
+    settings = settings or get_settings()
+    primary = settings.alerts.outbox or f"s3://{settings.warehouse_bucket}/_ops/alert_outbox/"
+    fallback = settings.alerts.outbox_fallback or (settings.home / "alert_outbox").as_uri()
+    return [outbox_from_uri(primary, settings), outbox_from_uri(fallback)]
 
 
 class OutboxError(RuntimeError):

@@ -17,7 +17,7 @@ import re
 import uuid
 from collections.abc import Iterable
 
-from include.alerts.ledger import check_identifier, default_catalog, deliver, ensure_ledger, literal, slack_hook
+from include.alerts.ledger import check_identifier, deliver, ensure_ledger, literal, slack_hook
 from include.alerts.messages import rejected_batches_message, rejected_files_message
 
 # A whole delivery failed to load: more urgent than some rows of one being set aside.
@@ -121,20 +121,16 @@ def _alert(cur, client, kind, items, keyed, severity, run_id, message, ledger_sc
 
 
 def send_reject_alerts(trino_cursor, slack_conn_id: str, run_id: str, run_url: str, *, sources: Iterable[str],
-                       row_threshold: int = 0, cap: int = 20, catalog: str | None = None,
-                       raw_schema: str | None = None, staging_schema: str = "staging",
-                       ledger_schema: str = "ops") -> dict:
+                       catalog: str, raw_schema: str, row_threshold: int = 0, cap: int = 20,
+                       staging_schema: str = "staging", ledger_schema: str = "ops") -> dict:
     """Alert Slack about every rejected file and every batch of rejected rows never alerted before.
 
     One message for the files, then one for the row batches whose count is above `row_threshold` (a batch at or
     under it stays unalerted and is looked at again next time). Each message is recorded right after Slack
     accepted it. Raises AlertDeliveryError when the webhook does not accept a message, recording nothing for it.
+    Every table is in `catalog` (the settings' TRINO_CATALOG); the ingest ledger is in `raw_schema`.
     """
-    from include.settings import get_settings
-
     cur = trino_cursor
-    catalog = catalog or default_catalog()
-    raw_schema = raw_schema or get_settings().raw_schema
     ledger = ensure_ledger(cur, ledger_schema, catalog)
     # Built on first use: a run with nothing new needs no Slack connection at all.
     client = functools.cache(functools.partial(slack_hook, slack_conn_id))

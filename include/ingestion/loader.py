@@ -131,7 +131,7 @@ def load(settings: Settings | None = None, sources: list[str] | None = None, bat
     tables = {source: ensure_table(cat, settings.raw_schema, source) for source in COLUMNS}
     ledger = Ledger(cat, settings.raw_schema)
     _repair(ledger, tables, sources, report.batch_id)
-    limits = limits or ReadLimits.from_env()
+    limits = limits or ReadLimits.from_settings(settings.ingest)
     loader = _Loader(settings, s3_client(settings), cat, tables, ledger, report.batch_id, limits)
     for obj in list_landing(loader.client, settings.landing_bucket):
         key = obj["Key"]

@@ -9,10 +9,9 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import os
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -21,7 +20,6 @@ from include.ingestion.contract import COLUMNS, KEY_COLUMN, Rejected
 
 HEADER_LIMIT = 1 << 20  # a header row is a few KiB; a first "line" this long is not a header
 _NAME = re.compile(r"^[a-z0-9_]+$")
-_ENV = {"max_inflated_bytes": "LAKEHOUSE_MAX_FILE_BYTES", "max_rows": "LAKEHOUSE_MAX_FILE_ROWS"}
 
 
 class FileRejected(Rejected):
@@ -39,10 +37,9 @@ class ReadLimits:
     batch_bytes: int = 4 << 20
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> ReadLimits:
-        environ = os.environ if environ is None else environ
-        values = {f.name: int(environ[_ENV[f.name]]) for f in fields(cls) if environ.get(_ENV.get(f.name, ""))}
-        return cls(**values)
+    def from_settings(cls, ingest) -> ReadLimits:
+        """The limits of `Settings.ingest` (LAKEHOUSE_MAX_FILE_BYTES, LAKEHOUSE_MAX_FILE_ROWS)."""
+        return cls(max_inflated_bytes=ingest.max_file_bytes, max_rows=ingest.max_file_rows)
 
 
 class LandingFile:

@@ -1,14 +1,16 @@
-"""Airflow Assets for the raw tables the ingestion tasks write."""
+"""Airflow Assets for the tables the pipeline writes, named in the settings' Trino catalog."""
 
 from __future__ import annotations
 
 from airflow.sdk import Asset
 
-from include.pipeline.config import RAW_SCHEMA, TRINO_CATALOG
-from include.settings import get_settings
+from include.settings import Settings
 
 
-def raw_table_asset(source: str) -> Asset:
-    s = get_settings()
-    return Asset(name=f"{RAW_SCHEMA}.{source}",
-                 uri=f"trino://{s.trino_host}:{s.trino_port}/{TRINO_CATALOG}/{RAW_SCHEMA}/{source}")
+def table_asset(settings: Settings, schema: str, table: str) -> Asset:
+    return Asset(name=f"{schema}.{table}",
+                 uri=f"trino://{settings.trino_host}:{settings.trino_port}/{settings.trino_catalog}/{schema}/{table}")
+
+
+def raw_table_asset(settings: Settings, source: str) -> Asset:
+    return table_asset(settings, settings.raw_schema, source)

@@ -10,40 +10,30 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from airflow.sdk import Asset
 from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
-from include.pipeline.config import (
-    DBT_EXECUTABLE,
-    DBT_MANIFEST,
-    DBT_PROJECT_DIR,
-    DBT_RETRIES,
-    DBT_RETRY_DELAY,
-    DBT_THREADS,
-    DBT_WATCH_INTERVAL,
-    TRINO_AUTH,
-    TRINO_CATALOG,
-    TRINO_CONN_ID,
-)
+from include.pipeline.assets import table_asset
 from include.pipeline.profiles import profile_mapping
+from include.settings import DbtSettings, Settings
 
 log = logging.getLogger(__name__)
 
 
-def project_config() -> ProjectConfig:
-    config = ProjectConfig(dbt_project_path=DBT_PROJECT_DIR, manifest_path=DBT_MANIFEST, project_name="lakehouse",
+def project_config(dbt: DbtSettings) -> ProjectConfig:
+    config = ProjectConfig(dbt_project_path=dbt.project_dir, manifest_path=dbt.manifest, project_name="lakehouse",
                            partial_parse=True, install_dbt_deps=False)
     # Cosmos wraps the path in ObjectStoragePath, whose first open loads every Airflow plugin (FastAPI and
     # all, ~1.3 s of a cold parse). The manifest is a local file, so a plain Path reads it directly.
-    config.manifest_path = DBT_MANIFEST
+    config.manifest_path = dbt.manifest
     return config
 
 
-def profile_config() -> ProfileConfig:
-    mapping = profile_mapping(TRINO_AUTH)(
-        conn_id=TRINO_CONN_ID,
-        profile_args={"database": TRINO_CATALOG, "schema": "staging", "threads": DBT_THREADS, "timezone": "UTC"},
+def profile_config(settings: Settings) -> ProfileConfig:
+    mapping = profile_mapping(settings.dbt.trino_auth)(
+        conn_id=settings.pipeline.trino_conn_id,
+        profile_args={"database": settings.trino_catalog, "schema": "staging", "threads": settings.dbt.threads,
+                      "timezone": "UTC"},
     )
     return ProfileConfig(profile_name="lakehouse", target_name="airflow", profile_mapping=mapping)
 
@@ -57,14 +47,14 @@ def render_config() -> RenderConfig:
                         emit_datasets=False, should_detach_multiple_parents_tests=False)
 
 
-def execution_config() -> ExecutionConfig:
+def execution_config(dbt: DbtSettings) -> ExecutionConfig:
     # One in-process `dbt build` instead of one dbt start-up (project copy, manifest, connection) per task:
     # docs/benchmarks.md measures both. The model tasks then wait in the triggerer, not in worker slots.
     # The producer never runs dbt twice: its retry only marks it skipped, which tells the failed models' tasks to
     # run their models alone. So it retries at once, before their own retries look at it.
     producer = {"retry_delay": timedelta(seconds=1), "max_retry_delay": timedelta(seconds=5)}
     return ExecutionConfig(execution_mode=ExecutionMode.WATCHER, invocation_mode=InvocationMode.DBT_RUNNER,
-                           dbt_executable_path=DBT_EXECUTABLE, setup_operator_args=producer)
+                           dbt_executable_path=dbt.executable, setup_operator_args=producer)
 
 
 class OneNoticePerRun:
@@ -94,16 +84,16 @@ class OneNoticePerRun:
             callback(context)
 
 
-def tune_watchers(dbt_group) -> None:
+def tune_watchers(dbt_group, dbt: DbtSettings) -> None:
     """Set up the model and test tasks (Cosmos's watcher sensors) for a daily run.
 
-    They poll the producer's results every DBT_WATCH_INTERVAL instead of Cosmos's 10 s, since a chain of models
-    pays the wait at every step; retry sooner (see DBT_RETRY_DELAY); and share one failure notice per run.
+    They poll the producer's results every `dbt.watch_interval` instead of Cosmos's 10 s, since a chain of models
+    pays the wait at every step; retry sooner (see `dbt.retry_delay`); and share one failure notice per run.
     """
     for task in dbt_group.iter_tasks():
         if hasattr(task, "producer_task_id") and hasattr(task, "poke_interval"):
-            task.poke_interval = DBT_WATCH_INTERVAL.total_seconds()
-            task.retries, task.retry_delay = max(task.retries, DBT_RETRIES), DBT_RETRY_DELAY
+            task.poke_interval = dbt.watch_interval.total_seconds()
+            task.retries, task.retry_delay = max(task.retries, dbt.retries), dbt.retry_delay
             if task.on_failure_callback:
                 # Airflow runs the callbacks as a list.
                 task.on_failure_callback = [OneNoticePerRun(task.on_failure_callback)]
@@ -133,23 +123,19 @@ def _own_tests(tests_per_model: dict[str, list[str]], nodes: dict) -> dict[str, 
     return {model: tests for model, tests in own.items() if tests}
 
 
-def attach_model_assets(dbt_group) -> None:
+def attach_model_assets(dbt_group, settings: Settings) -> None:
     """Declare each model's table as an Asset on the task that builds it.
 
     Static outlets are known at parse time, so other DAGs can be scheduled on a model (the anomaly
     alerts, say) without the OpenLineage provider that Cosmos's runtime emission needs.
     """
-    from include.settings import get_settings
-
-    s = get_settings()
     for unique_id, node in dbt_group.dbt_graph.filtered_nodes.items():
         if not unique_id.startswith("model."):
             continue
         name = unique_id.split(".")[-1]
         task = model_task(dbt_group, name)
         schema = node.config.get("schema") or "staging"
-        task.outlets = [Asset(name=f"{schema}.{name}",
-                              uri=f"trino://{s.trino_host}:{s.trino_port}/{TRINO_CATALOG}/{schema}/{name}")]
+        task.outlets = [table_asset(settings, schema, name)]
 
 
 def model_task(dbt_group, model: str):

@@ -1,21 +1,21 @@
 """Keep each dbt task's run_results.json (statuses only) so the main job can report tests passed and failed.
 
-Enabled by LAKEHOUSE_DBT_RESULTS_DIR; Cosmos calls `save_run_results` after every dbt invocation, before it
-raises for failures, so failing tests are recorded too.
+Enabled by LAKEHOUSE_DBT_RESULTS_DIR (`Settings.dbt.results_dir`); Cosmos calls `save_run_results` after every
+dbt invocation, before it raises for failures, so failing tests are recorded too.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-RESULTS_DIR_ENV = "LAKEHOUSE_DBT_RESULTS_DIR"
-
 
 def save_run_results(project_dir: str, context: dict | None = None, **_: Any) -> None:
-    target = os.environ.get(RESULTS_DIR_ENV)
+    from include.settings import DbtSettings
+
+    # Cosmos names this callback by its import path and passes no settings: the task's own environment is read.
+    target = DbtSettings().results_dir
     source = Path(project_dir) / "target" / "run_results.json"
     if not target or not context or not source.is_file():
         return

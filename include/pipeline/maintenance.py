@@ -5,18 +5,16 @@ ledger and the fact table. Trino refuses a retention below the catalog's floors
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 
-from include.pipeline.config import RAW_SCHEMA, SOURCES, TRINO_CATALOG, TRINO_CONN_ID
+from include.ingestion.contract import COLUMNS
+from include.settings import Settings
 
 log = logging.getLogger(__name__)
 
 LEDGER_TABLE = "ingest_ledger"  # include/ingestion/ledger.py; not imported here so the DAG file parses fast
 FACT_TABLE = "marts.fact_transactions"
-TABLES = (*(f"{RAW_SCHEMA}.{s}" for s in SOURCES), f"{RAW_SCHEMA}.{LEDGER_TABLE}", FACT_TABLE)
-RETENTION = os.environ.get("LAKEHOUSE_MAINTENANCE_RETENTION", "7d")
 _DURATION = re.compile(r"\d+(\.\d+)?(ms|s|m|h|d)")
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 # Compact first (its replaced files become unreferenced), then expire the snapshots that still reference them,
@@ -26,6 +24,12 @@ STATEMENTS = (
     ("expire_snapshots", "alter table {table} execute expire_snapshots(retention_threshold => '{retention}')"),
     ("remove_orphan_files", "alter table {table} execute remove_orphan_files(retention_threshold => '{retention}')"),
 )
+
+
+def tables(settings: Settings) -> tuple[str, ...]:
+    """The `<schema>.<table>` names maintained, in the order they are: the raw tables, the ingest ledger, the fact."""
+    raw = settings.raw_schema
+    return (*(f"{raw}.{source}" for source in COLUMNS), f"{raw}.{LEDGER_TABLE}", FACT_TABLE)
 
 
 def _split(table: str) -> tuple[str, str]:
@@ -42,7 +46,7 @@ def table_exists(cursor, catalog: str, table: str) -> bool:
     return cursor.fetchall()[0][0] > 0
 
 
-def maintain_table(cursor, table: str, catalog: str = TRINO_CATALOG, retention: str = RETENTION) -> dict:
+def maintain_table(cursor, table: str, catalog: str, retention: str) -> dict:
     """Optimize, expire snapshots and remove orphan files of `<schema>.<table>`; a table not built yet is skipped."""
     if not _DURATION.fullmatch(retention):
         raise ValueError(f"LAKEHOUSE_MAINTENANCE_RETENTION={retention!r}: expected a duration such as 7d or 36h")
@@ -59,7 +63,7 @@ def maintain_table(cursor, table: str, catalog: str = TRINO_CATALOG, retention: 
     return {"table": table, "retention": retention, "seconds": seconds}
 
 
-def repair_ledger(settings=None) -> dict:
+def repair_ledger(settings: Settings) -> dict:
     """Bring the ingest ledger up to date before snapshots expire: a rollback is visible only while the rolled-back
     snapshots are still in the table's metadata, and a crash leftover only while its snapshot is."""
     from include.ingestion.loader import repair_ledger as repair
@@ -67,7 +71,7 @@ def repair_ledger(settings=None) -> dict:
     return repair(settings)
 
 
-def trino_cursor():
+def trino_cursor(settings: Settings):
     from airflow.providers.trino.hooks.trino import TrinoHook
 
-    return TrinoHook(trino_conn_id=TRINO_CONN_ID).get_conn().cursor()
+    return TrinoHook(trino_conn_id=settings.pipeline.trino_conn_id).get_conn().cursor()

@@ -21,13 +21,7 @@ from airflow.sdk import BaseSensorOperator
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from include.ingestion.contract import FORMATS
-from include.pipeline.config import (
-    AWS_CONN_ID,
-    LANDING_BUCKET,
-    OPTIONAL_SOURCE_TIMEOUT,
-    POKE_INTERVAL,
-    TRANSACTIONS_TIMEOUT,
-)
+from include.settings import Settings
 
 # Sources that may skip a day; a run without them builds on what is already loaded.
 OPTIONAL_SOURCES = ("assets", "clients")
@@ -85,7 +79,7 @@ class LandingFileSensor(BaseSensorOperator):
 
     template_fields = ("prefix",)
 
-    def __init__(self, *, bucket_name: str, prefix: str, aws_conn_id: str | None = AWS_CONN_ID, **kwargs):
+    def __init__(self, *, bucket_name: str, prefix: str, aws_conn_id: str | None, **kwargs):
         super().__init__(**kwargs)
         self.bucket_name = bucket_name
         self.prefix = prefix
@@ -116,19 +110,19 @@ class LandingFileSensor(BaseSensorOperator):
         self.log.info("Landing files arrived: %s", event.get("keys"))
 
 
-def landing_sensor(source: str) -> LandingFileSensor:
+def landing_sensor(settings: Settings, source: str) -> LandingFileSensor:
     """Wait for a real file under `<source>/dt=<run day>/`.
 
     The run for logical date D reads landing day D (`{{ ds }}`): the DAG's cron data-interval timetable starts
     that run once D is over, when the day's files are complete.
     """
-    optional = source in OPTIONAL_SOURCES
+    optional, p = source in OPTIONAL_SOURCES, settings.pipeline
     return LandingFileSensor(
         task_id=f"wait_for_{source}",
-        bucket_name=LANDING_BUCKET,
+        bucket_name=settings.landing_bucket,
         prefix=f"{source}/dt={{{{ ds }}}}/",
-        aws_conn_id=AWS_CONN_ID,
-        poke_interval=POKE_INTERVAL.total_seconds(),
-        timeout=(OPTIONAL_SOURCE_TIMEOUT if optional else TRANSACTIONS_TIMEOUT).total_seconds(),
+        aws_conn_id=p.aws_conn_id,
+        poke_interval=p.poke_interval.total_seconds(),
+        timeout=(p.optional_source_timeout if optional else p.transactions_timeout).total_seconds(),
         soft_fail=optional,
     )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from include.pipeline.config import DBT_MANIFEST
+from include.settings import DbtSettings
+
+DBT_MANIFEST = DbtSettings().manifest
 
 
 def test_dags_import_without_errors(dag_bag):

@@ -16,9 +16,9 @@ from devtools.main_job import RUNS, backfill, generate, last_complete_days, task
 from devtools.receiver import read_messages
 from devtools.report import table_counts
 from devtools.stack.airflow import LOCAL_SENSOR_SETTINGS
-from include.pipeline.config import DAG_ID, LANDING_BUCKET
-from include.settings import get_settings, s3_client, trino_connection
+from include.settings import PipelineSettings, get_settings, s3_client, trino_connection
 
+DAG_ID = PipelineSettings.dag_id  # a name fixed in the code, not a setting read from the environment
 LAKEHOUSE_SCHEMAS = ("lakehouse", "staging", "marts", "analytics", "ops")
 # DAY1: every source. DAY2: no assets or clients (they may skip a day), and transactions arrive late, while the
 # run's sensor is deferred. DAY3: only a zero-byte folder marker, which must not count as an arrival.
@@ -94,8 +94,8 @@ def rerun_tasks(states: dict[str, str]) -> list[str]:
     return [t for t in states if t.startswith(("ingest_", "alert_"))] + fact[:1]
 
 
-def _keys(s3, prefix: str) -> list[str]:
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=LANDING_BUCKET, Prefix=prefix)
+def _keys(s3, bucket: str, prefix: str) -> list[str]:
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
 
 
@@ -116,21 +116,21 @@ class LateArrival:
                     self.seen[name].append(state)
         if self.uploaded_at is None and "deferred" in self.seen["day2"]:
             for key, body in self.withheld.items():
-                self.s3.put_object(Bucket=LANDING_BUCKET, Key=key, Body=body)
+                self.s3.put_object(Bucket=self.api.settings.landing_bucket, Key=key, Body=body)
             self.uploaded_at = time.monotonic()
 
 
 def _prepare_landing(settings, s3, workdir: Path) -> tuple[dict, dict[str, bytes]]:
-    manifest = workdir / "manifest.json"
+    manifest, bucket = workdir / "manifest.json", settings.landing_bucket
     generate(DAY1, 2, 1500, 7, "--manifest", str(manifest))
     for source in ("assets", "clients"):
-        for key in _keys(s3, f"{source}/dt={DAY2}/"):
-            s3.delete_object(Bucket=LANDING_BUCKET, Key=key)
+        for key in _keys(s3, bucket, f"{source}/dt={DAY2}/"):
+            s3.delete_object(Bucket=bucket, Key=key)
     withheld = {}
-    for key in _keys(s3, f"transactions/dt={DAY2}/"):
-        withheld[key] = s3.get_object(Bucket=LANDING_BUCKET, Key=key)["Body"].read()
-        s3.delete_object(Bucket=LANDING_BUCKET, Key=key)
-    s3.put_object(Bucket=LANDING_BUCKET, Key=MARKER, Body=b"")
+    for key in _keys(s3, bucket, f"transactions/dt={DAY2}/"):
+        withheld[key] = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        s3.delete_object(Bucket=bucket, Key=key)
+    s3.put_object(Bucket=bucket, Key=MARKER, Body=b"")
     return json.loads(manifest.read_text()), withheld
 
 

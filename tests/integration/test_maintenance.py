@@ -33,7 +33,7 @@ def test_maintenance_compacts_the_raw_table_and_ledger_and_a_reload_adds_nothing
 
 
 def test_a_table_not_built_yet_is_skipped_and_a_bad_retention_is_refused(lake, trino):
-    assert maintain_table(trino, f"{lake.raw_schema}.nothing_here", lake.trino_catalog) == {
+    assert maintain_table(trino, f"{lake.raw_schema}.nothing_here", lake.trino_catalog, "7d") == {
         "table": f"{lake.raw_schema}.nothing_here", "skipped": "does not exist"}
     with pytest.raises(ValueError, match="duration"):
         maintain_table(trino, f"{lake.raw_schema}.transactions", lake.trino_catalog, retention="7 days; drop")

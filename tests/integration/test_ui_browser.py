@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from include.pipeline.config import DAG_ID
+from include.settings import PipelineSettings
 from tests.integration.airflow_helpers import DAY1, shared_backfill
 
 pytestmark = pytest.mark.integration
@@ -24,6 +24,7 @@ CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver"
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
          "--window-size=1600,1000")
+DAG_ID = PipelineSettings.dag_id
 MODELS = ("stg_transactions", "dim_clients", "fact_transactions", "transaction_anomaly_detection")
 
 

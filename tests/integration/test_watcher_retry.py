@@ -18,11 +18,7 @@ from datetime import date
 
 import pytest
 
-from devtools.receiver import read_messages
-from devtools.stack.trino import Trino
-from include.settings import REPO_ROOT, trino_connection
-from tests.integration.airflow_helpers import wipe_lakehouse
-from tests.integration.scheduler import (
+from devtools.airflow_api import (
     AirflowApi,
     backfill_day,
     run_state,
@@ -31,6 +27,10 @@ from tests.integration.scheduler import (
     wait_for_run,
     wait_for_task,
 )
+from devtools.receiver import read_messages
+from devtools.stack.trino import Trino
+from include.settings import REPO_ROOT, trino_connection
+from tests.integration.airflow_helpers import wipe_lakehouse
 
 # Known gap: this test failed because Trino stopped mid-build left a unit test's `__dbt_tmp` table behind, failing
 # every later build (TABLE_ALREADY_EXISTS). macros/create_table_as.sql fixes that (tests/integration/test_faults_dbt.py

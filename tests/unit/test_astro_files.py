@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from devtools.stack import trino_catalog as tc
-from include.settings import REPO_ROOT, Settings, get_settings
+from include.settings import REPO_ROOT, Settings, env_keys, get_settings
 
 COMPOSE = REPO_ROOT / "docker-compose.override.yml"
 AIRFLOW_SETTINGS = REPO_ROOT / "airflow_settings.yaml"
@@ -38,10 +38,8 @@ def connections() -> dict:
 
 @pytest.fixture(scope="module")
 def setting_vars() -> dict[str, str]:
-    """Each variable include/settings.py reads, mapped to its Settings field."""
-    source = (REPO_ROOT / "include" / "settings.py").read_text()
-    return {var: name for name, var in re.findall(r'^\s+(\w+): .*?default_factory=lambda: .*?\("([A-Z][A-Z0-9_]+)"',
-                                                     source, flags=re.M)}
+    """Each variable include/settings.py reads, mapped to its Settings field (dotted for a section's)."""
+    return env_keys()
 
 
 def test_every_compose_service_has_a_health_check(compose):
@@ -80,8 +78,8 @@ def test_compose_variables_are_the_settings_names_and_point_airflow_at_the_servi
         assert default == str(getattr(defaults, setting_vars[var])), f"{var}'s fallback differs from settings.py"
     for var in re.findall(r"\$\$(\w+)", text):
         assert var in setting_vars, f"$${var} is not a variable of include/settings.py"
-    # What the Airflow containers must see: the compose host names, and no Trino authentication (the DAG's
-    # LAKEHOUSE_TRINO_AUTH lives in include/pipeline/config.py, not in the settings).
+    # What the Airflow containers must see: the compose host names, and no Trino authentication (dbt's
+    # LAKEHOUSE_TRINO_AUTH, `Settings.dbt.trino_auth`).
     expected = {var: str(getattr(inside, setting_vars[var])) for var in ("LAKEHOUSE_PG_HOST", "LAKEHOUSE_PG_PORT",
                 "S3_ENDPOINT_URL", "TRINO_HOST", "TRINO_PORT", "TRINO_HTTP_SCHEME", "TRINO_PASSWORD")}
     expected["LAKEHOUSE_TRINO_AUTH"] = "none"
@@ -97,7 +95,7 @@ def test_compose_mounts_the_catalog_files_the_local_stacks_renderer_makes(compos
     for path, text in tc.compose_files().items():
         assert path.read_text() == text, f"{path.relative_to(REPO_ROOT)} is stale: run `{tc.REGENERATE}`"
     volumes = compose["services"]["lakehouse-trino"]["volumes"] + compose["services"]["lakehouse-postgres"]["volumes"]
-    assert f"./{tc.COMPOSE_CATALOG_FILE.parent.relative_to(REPO_ROOT)}:/etc/trino/catalog:ro" in volumes
+    assert f"./{tc.COMPOSE_CATALOG_DIR.relative_to(REPO_ROOT)}:/etc/trino/catalog:ro" in volumes
     assert f"./{tc.COMPOSE_INIT_SQL_FILE.parent.relative_to(REPO_ROOT)}:/docker-entrypoint-initdb.d:ro" in volumes
 
     # The local stack writes the same text for its own hosts, and only the hosts differ.
@@ -115,13 +113,13 @@ def test_compose_mounts_the_catalog_files_the_local_stacks_renderer_makes(compos
 def test_airflow_settings_names_every_connection_the_dag_uses(connections):
     from devtools.stack.airflow import connections as local_connections
 
-    config = (REPO_ROOT / "include" / "pipeline" / "config.py").read_text()
-    dag_ids = set(re.findall(r'_CONN_ID = os\.environ\.get\("\w+", "([\w-]+)"\)', config))
-    assert dag_ids and set(connections) == dag_ids
+    ids = tc.default_settings().pipeline
+    dag_ids = {ids.aws_conn_id, ids.trino_conn_id, ids.slack_conn_id}
+    assert set(connections) == dag_ids
     local = local_connections(tc.default_settings())
     assert {cid: c["conn_type"] for cid, c in connections.items()} == {cid: local[cid]["conn_type"] for cid in dag_ids}
     inside = tc.compose_settings()
-    trino, aws, slack = connections["trino_lakehouse"], connections["aws_lakehouse"], connections["slack_alerts"]
+    trino, aws, slack = connections[ids.trino_conn_id], connections[ids.aws_conn_id], connections[ids.slack_conn_id]
     assert (trino["conn_host"], trino["conn_port"], trino["conn_extra"]["protocol"]) == \
         (inside.trino_host, inside.trino_port, inside.trino_http_scheme)
     assert aws["conn_extra"]["endpoint_url"] == inside.s3_endpoint_url

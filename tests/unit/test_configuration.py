@@ -116,10 +116,12 @@ def test_trino_binds_loopback_and_sets_the_retention_floor(tmp_path, monkeypatch
     from include.settings import Settings
 
     monkeypatch.setenv("LAKEHOUSE_ICEBERG_MIN_RETENTION", "3d")
+    monkeypatch.setenv("TRINO_CATALOG", "lake_alt")  # Trino names a catalog after its file
     trino = Trino(Settings(home=tmp_path))
     assert "-Dnode.bind-ip=127.0.0.1" in trino._command(Path("java"), Path("trino"))
     trino._write_config()
-    catalog = tmp_path / "trino" / "etc" / "catalog" / "iceberg.properties"
+    assert [p.name for p in (tmp_path / "trino" / "etc" / "catalog").iterdir()] == ["lake_alt.properties"]
+    catalog = tmp_path / "trino" / "etc" / "catalog" / "lake_alt.properties"
     lines = catalog.read_text().splitlines()
     assert "iceberg.expire-snapshots.min-retention=3d" in lines
     assert "iceberg.remove-orphan-files.min-retention=3d" in lines

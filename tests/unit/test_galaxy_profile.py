@@ -11,7 +11,7 @@ import os
 import pytest
 import yaml
 
-from include.pipeline.config import DBT_PROJECT_DIR
+from include.settings import DbtSettings
 
 SECRET = "placeholder-not-a-real-galaxy-password-7f3c"
 HOST = "acme-lakehouse.trino.galaxy.starburst.io"
@@ -20,7 +20,7 @@ CATALOG = "lake_iceberg"
 
 
 def _raw_galaxy_target() -> dict:
-    return yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text())["lakehouse"]["outputs"]["galaxy"]
+    return yaml.safe_load((DbtSettings.project_dir / "profiles.yml").read_text())["lakehouse"]["outputs"]["galaxy"]
 
 
 @contextlib.contextmanager
@@ -54,8 +54,8 @@ def test_dbt_galaxy_target_reads_the_environment_and_never_holds_or_shows_the_pa
                         "TRINO_CATALOG": CATALOG}.items():
         monkeypatch.setenv(name, value)
     set_invocation_context(os.environ)
-    target, data = Profile.render_profile(read_profile(str(DBT_PROJECT_DIR))["lakehouse"], "lakehouse", "galaxy",
-                                          ProfileRenderer({}))
+    raw = read_profile(str(DbtSettings.project_dir))["lakehouse"]
+    target, data = Profile.render_profile(raw, "lakehouse", "galaxy", ProfileRenderer({}))
     creds = Profile._credentials_from_profile(data, "lakehouse", target)
 
     assert (creds.method, str(creds.http_scheme.value), creds.port) == ("ldap", "https", 443)

@@ -146,7 +146,11 @@ def test_a_large_file_is_read_in_batches_of_bounded_size(tmp_path, fmt):
     assert peak < 12 << 20, f"peak Arrow memory {peak} bytes for a {len(data)} byte file"
 
 
-def test_limits_can_be_set_from_the_environment():
-    limits = ReadLimits.from_env({"LAKEHOUSE_MAX_FILE_BYTES": "1000", "LAKEHOUSE_MAX_FILE_ROWS": "5"})
+def test_limits_can_be_set_from_the_environment(monkeypatch):
+    from include.settings import IngestSettings
+
+    assert ReadLimits.from_settings(IngestSettings()) == ReadLimits()
+    monkeypatch.setenv("LAKEHOUSE_MAX_FILE_BYTES", "1000")
+    monkeypatch.setenv("LAKEHOUSE_MAX_FILE_ROWS", "5")
+    limits = ReadLimits.from_settings(IngestSettings())
     assert (limits.max_inflated_bytes, limits.max_rows) == (1000, 5)
-    assert ReadLimits.from_env({}) == ReadLimits()

@@ -8,6 +8,7 @@ import importlib
 import pytest
 
 from include.pipeline.sensors import LandingFileTrigger, landing_sensor, real_files
+from include.settings import Settings
 
 PREFIX = "transactions/dt=2026-11-20/"
 
@@ -95,6 +96,7 @@ def test_the_trigger_serializes_to_an_importable_class_the_triggerer_can_rebuild
 
 
 def test_sensors_defer_and_only_optional_sources_soft_fail():
-    transactions, assets = landing_sensor("transactions"), landing_sensor("assets")
+    settings = Settings()
+    transactions, assets = landing_sensor(settings, "transactions"), landing_sensor(settings, "assets")
     assert transactions.prefix == "transactions/dt={{ ds }}/" and not transactions.soft_fail
     assert assets.soft_fail and assets.timeout < transactions.timeout
