@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import TriggerRule, chain, dag, task
+from airflow.sdk import TriggerRule, chain, dag, task, teardown
 from airflow.timetables.interval import CronDataIntervalTimetable
 from cosmos import DbtTaskGroup
 
@@ -30,6 +30,7 @@ from include.pipeline.dbt import (
     render_config,
     tune_watchers,
 )
+from include.pipeline.dbt_docs import docs_task
 from include.pipeline.defaults import default_args
 from include.pipeline.sensors import landing_sensor
 from include.settings import get_settings
@@ -80,12 +81,22 @@ def lakehouse_pipeline():
         """Slack-alert quarantined files and batches of rejected rows not alerted before, from the ledgers."""
         return tasks.alert_rejects(get_settings(), context["dag"].dag_id, context["run_id"])
 
+    # A teardown waits for every upstream task to be done, whatever its outcome (ALL_DONE: there is no setup), and
+    # leaves the run's state to the tasks that did the work.
+    @teardown
+    def run_digest(**context: Any) -> dict:
+        """Post the run's one Slack digest: files, rows, dbt tests, anomalies, tasks and the run's link."""
+        return tasks.run_digest(get_settings(), context["dag"].dag_id, context["run_id"], context["ti"])
+
     attach_model_assets(dbt, settings)
     tune_watchers(dbt, settings.dbt)
 
     chain(summaries, dbt)
     model_task(dbt, "transaction_anomaly_detection") >> alert_anomalies()
     [model_task(dbt, f"stg_{s}_rejected") for s in SOURCES] >> alert_rejects()
+    dbt >> docs_task()  # dbt docs for the UI (Browse); nothing waits on it
+    # Keep last: the digest follows every task above, the alerts included.
+    tasks.run_last(run_digest())
 
 
 lakehouse_pipeline()

@@ -28,9 +28,10 @@ from devtools.datagen.contract import (
     ENUMS,
     FALSE_SPELLINGS,
     KEY_COLUMN,
-    NULL_TOKENS,
     TIMESTAMP_COLUMNS,
     TRUE_SPELLINGS,
+    clean_text,
+    parse_boolean,
 )
 
 ISO_TS = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})?$")
@@ -87,11 +88,8 @@ def read_rows(key: str, data: bytes) -> tuple[list[str], list[list[str]]]:
 
 
 def clean(value: str | None) -> str | None:
-    """The contract's cell cleaning: trim, and null tokens become null."""
-    if value is None:
-        return None
-    value = value.strip()
-    return None if value in NULL_TOKENS else value
+    """The contract's cell cleaning: trim, and null tokens (any case) become null, as dbt's clean_text does."""
+    return clean_text(value)
 
 
 def parse_ts(value: str | None) -> datetime | None:
@@ -183,7 +181,7 @@ def _reject_reference(source: str, r: dict) -> str | None:
         return "out_of_range"
     if any(r[c] is None or r[c].lower() not in ENUMS[c] for c in ENUM_COLUMNS[source]):
         return "unknown_enum"
-    if source == "assets" and (r["is_active"] or "").lower() not in TRUE_SPELLINGS + FALSE_SPELLINGS:
+    if source == "assets" and parse_boolean(r["is_active"]) is None:
         return "unknown_enum"
     return None
 
@@ -198,9 +196,9 @@ def cosmetic_kinds(source: str, raw: dict) -> list[str]:
         kinds.append("mixed_case_enum")
     if any(stripped[c] and stripped[c] != stripped[c].upper() for c in CODE_COLUMNS[source]):
         kinds.append("lowercase_code")
-    if any(v in ("NULL", "N/A") for v in stripped.values()):
+    if any(v and clean_text(v) is None for v in stripped.values()):
         kinds.append("null_token")
-    if source == "assets" and stripped["is_active"] not in ("true", "false"):
+    if source == "assets" and stripped["is_active"] not in (TRUE_SPELLINGS[0], FALSE_SPELLINGS[0]):
         kinds.append("boolean_spelling")
     if any(stripped[c] and not CANONICAL_TS.match(stripped[c]) for c in TIMESTAMP_COLUMNS[source]):
         kinds.append("timestamp_format")

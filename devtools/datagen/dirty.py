@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from devtools.datagen import rejects
-from devtools.datagen.contract import CODE_COLUMNS, ENUM_COLUMNS, TIMESTAMP_COLUMNS
+from devtools.datagen.contract import CODE_COLUMNS, ENUM_COLUMNS, NULL_TOKEN_SPELLINGS, TIMESTAMP_COLUMNS
 
 CELL_KINDS = ("whitespace", "mixed_case_enum", "lowercase_code", "null_token", "boolean_spelling", "timestamp_format")
 DUPLICATE_KINDS = ("duplicate_in_file", "duplicate_across_files")
@@ -36,6 +36,7 @@ PADDABLE = {
     "clients": ("client_id", "first_name", "last_name", "email", "segment", "country_code"),
     "assets": ("asset_id", "symbol", "asset_name", "asset_class", "currency", "risk_rating"),
 }
+# Non-canonical boolean spellings (tests/unit/test_contract.py checks the contract accepts each).
 TRUE_VARIANTS = ("yes", "y", "1", "True", "TRUE", "Yes", "Y")
 FALSE_VARIANTS = ("no", "n", "0", "False", "FALSE", "No", "N")
 
@@ -83,7 +84,7 @@ def soil_cell(kind: str, source: str, row: dict, rng: np.random.Generator) -> di
         out[col] = row[col].lower()
     elif kind == "null_token":
         col = _pick(rng, [c for c in NULLABLE[source] if row.get(c) is None])
-        out[col] = _pick(rng, ("NULL", "N/A"))
+        out[col] = _pick(rng, NULL_TOKEN_SPELLINGS)
     elif kind == "boolean_spelling":
         out["is_active"] = _pick(rng, TRUE_VARIANTS if row["is_active"] == "true" else FALSE_VARIANTS)
     elif kind == "timestamp_format":

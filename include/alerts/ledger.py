@@ -16,7 +16,7 @@ __all__ = ["AlertDeliveryError", "already_sent", "deliver", "ensure_ledger", "le
            "slack_hook"]
 
 TABLE = "alert_log"
-KINDS = ("anomaly", "rejected_file", "rejected_rows")
+KINDS = ("anomaly", "rejected_file", "rejected_rows", "run_digest")
 # Values are quoted into the SQL rather than bound: against servers without EXECUTE IMMEDIATE the Trino client
 # sends bound statements in an HTTP header, which a large batch overflows. Batches keep the text well under
 # Trino's query-length limit.

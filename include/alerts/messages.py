@@ -182,3 +182,128 @@ def rejected_batches_message(batches: list[dict], run_id: str, run_url: str, mes
         *_footer(hidden, "source", run_id, run_url, "files"),
     ]
     return {"text": f"{title} in run {run_id}", "blocks": blocks}
+
+
+# The run digest: one summary message per DAG run. Its text always starts with this, so readers (the main job's
+# report, the tests) tell it from the alerts.
+DIGEST_PREFIX = "Run digest"
+# Failed task and test names listed in the digest; the rest are counted.
+DIGEST_NAMES = 10
+_FILE_STATES = ("loaded", "quarantined", "reported")
+
+
+def _number(n: int) -> str:
+    return f"{n:,}"
+
+
+def _names(names: list[str], cap: int = DIGEST_NAMES) -> str:
+    shown = ", ".join(code(n) for n in names[:cap])
+    return shown + (f" and {len(names) - cap} more" if len(names) > cap else "")
+
+
+def _source_line(source: str, s: dict) -> str:
+    files = f"{plural(s.get('files_loaded', 0), 'file', 'files')} loaded"
+    set_aside = [f"{s[k]} {k.removeprefix('files_')}" for k in ("files_quarantined", "files_reported") if s.get(k)]
+    files += f" ({', '.join(set_aside)})" if set_aside else ""
+    return (f"• *{escape(source)}*: {files} · {_number(s.get('rows_loaded', 0))} rows loaded · "
+            f"{_number(s.get('rows_rejected', 0))} rejected")
+
+
+def digest_totals(digest: dict) -> dict[str, int]:
+    """Files per outcome and rows loaded and rejected, over every source."""
+    sources = digest.get("sources") or {}
+    totals = {f"files_{state}": sum(s.get(f"files_{state}", 0) for s in sources.values()) for state in _FILE_STATES}
+    for key in ("rows_loaded", "rows_rejected"):
+        totals[key] = sum(s.get(key, 0) for s in sources.values())
+    return totals
+
+
+def digest_ingestion_section(digest: dict) -> str:
+    t = digest_totals(digest)
+    lines = [f"*Ingestion*: {plural(t['files_loaded'], 'file', 'files')} loaded, "
+             f"{t['files_quarantined']} quarantined, {t['files_reported']} reported · "
+             f"{_number(t['rows_loaded'])} rows loaded, {_number(t['rows_rejected'])} rejected"]
+    lines += [_source_line(source, s) for source, s in sorted((digest.get("sources") or {}).items())]
+    return "\n".join(lines)
+
+
+def digest_dbt_section(dbt: dict | None) -> str:
+    """Tests passed and failed (errors and warnings apart), models built, and the names of what failed."""
+    if not dbt:
+        return "*dbt*: no results recorded for this run (dbt did not run, or its results were not kept)"
+    tests, models = dbt.get("tests", {}), dbt.get("models", {})
+    line = f"*dbt tests*: {tests.get('pass', 0)} passed, {tests.get('fail', 0)} failed"
+    line += "".join(f", {tests[k]} {label}" for k, label in (("error", "errored"), ("warn", "warned"),
+                                                            ("skipped", "skipped")) if tests.get(k))
+    line += f" · *models*: {models.get('success', 0)} built"
+    line += "".join(f", {models[k]} {label}" for k, label in (("error", "failed"), ("skipped", "skipped"))
+                    if models.get(k))
+    if dbt.get("failed"):
+        line += f"\nFailed: {_names(dbt['failed'])}"
+    return line
+
+
+def digest_anomaly_section(anomalies: list[dict]) -> str:
+    """New anomalies counted by severity (most urgent first), each severity's count split by rule."""
+    if not anomalies:
+        return "*Anomalies*: none new"
+    lines = [f"*Anomalies*: {sum(a['count'] for a in anomalies)} new"]
+    for severity, rows in group_by_severity(anomalies):
+        by_rule = Counter()
+        for row in rows:
+            by_rule[str(row.get("rule"))] += row["count"]
+        lines.append(f"{SEVERITY_EMOJI.get(severity, ':grey_question:')} *{escape(severity)}* "
+                     f"{sum(by_rule.values())}: {escape(counts_text(by_rule))}")
+    return "\n".join(lines)
+
+
+def digest_tasks_section(tasks: dict | None, failed: list[str]) -> str | None:
+    if not tasks:
+        return None
+    line = "*Tasks*: " + ", ".join(f"{n} {escape(str(state).replace('_', ' '))}"
+                                   for state, n in sorted(tasks.items(), key=lambda kv: (-kv[1], str(kv[0]))))
+    return line + (f"\nFailed: {_names(failed)}" if failed else "")
+
+
+def digest_headline(digest: dict) -> tuple[str, str]:
+    """The emoji and one-line verdict: something failed, something was set aside, or a clean run."""
+    t, dbt = digest_totals(digest), digest.get("dbt") or {}
+    tests = dbt.get("tests", {})
+    if digest.get("failed_tasks") or tests.get("fail") or tests.get("error") or dbt.get("models", {}).get("error"):
+        return ":x:", "with failures"
+    if t["files_quarantined"] or t["files_reported"] or t["rows_rejected"]:
+        return ":warning:", "with rejected input"
+    return ":white_check_mark:", "clean"
+
+
+def digest_text(digest: dict, run_url: str) -> str:
+    """The notification text (and the whole message where blocks are not shown)."""
+    t, dbt = digest_totals(digest), digest.get("dbt") or {}
+    tests = dbt.get("tests", {})
+    text = (f"{DIGEST_PREFIX} of {digest['dag_id']} run {digest['run_id']} ({digest_headline(digest)[1]}): "
+            f"{t['files_loaded']} files loaded, {t['files_quarantined']} quarantined; "
+            f"{t['rows_loaded']} rows loaded, {t['rows_rejected']} rejected; "
+            + (f"dbt tests {tests.get('pass', 0)} passed, {tests.get('fail', 0)} failed; " if dbt
+               else "no dbt results; ")
+            + f"{sum(a['count'] for a in digest.get('anomalies') or [])} new anomalies")
+    return f"{text}: {run_url}" if run_url else text
+
+
+def digest_message(digest: dict, run_url: str, message_id: str) -> dict:
+    """The one summary message of a DAG run, from `digest` (include/alerts/digest.py gathers it): counts, codes
+    and names only, so no delivered value can reach it."""
+    emoji, verdict = digest_headline(digest)
+    blocks = [
+        header(f"{emoji} {DIGEST_PREFIX}: {digest['dag_id']} ({verdict})"),
+        context_block(f"Run {code(digest['run_id'])} · digest {code(message_id)}"),
+        section(digest_ingestion_section(digest)),
+        section(digest_dbt_section(digest.get("dbt"))),
+        section(digest_anomaly_section(digest.get("anomalies") or [])),
+    ]
+    tasks = digest_tasks_section(digest.get("tasks"), digest.get("failed_tasks") or [])
+    if tasks:
+        blocks.append(section(tasks))
+    if digest.get("unavailable"):
+        blocks.append(context_block(f"Could not be read: {', '.join(escape(u) for u in digest['unavailable'])}"))
+    blocks.append(section(link(run_url, f"Open the Airflow run {digest['run_id']}")))
+    return {"text": digest_text(digest, run_url), "blocks": blocks}

@@ -12,7 +12,9 @@ those files load again. A snapshot that is gone from the metadata was expired, n
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timezone
@@ -27,6 +29,9 @@ PRECEDENCE = {LOADED: 3, QUARANTINED: 2, REPORTED: 1}
 # so pyiceberg may re-base a conflicting one; the three ingest tasks of a run append at the same time.
 LEDGER_PROPERTIES = {"write.parquet.compression-codec": "zstd", "commit.manifest-merge.enabled": "true",
                      "commit.retry.num-retries": "10"}
+_COLUMNS = ("landing_key", "etag", "status", "source", "snapshot_id")
+# Snapshot ids looked up in the ledger per query while searching for the watermark (usually the first one).
+WATERMARK_CHUNK = 16
 _DAY = re.compile(r"(?:^|/)dt=(\d{4}-\d{2}-\d{2})(?:/|$)")
 
 
@@ -78,22 +83,46 @@ def key_from_summary(summary) -> str:
 
 
 class Ledger:
-    """The ledger of one raw schema, read once and kept in step in memory as this process writes it."""
+    """The ledger rows one load needs, read once with a filter and kept in step in memory as this process writes.
 
-    def __init__(self, cat, namespace: str):
+    With `days` only the rows of those landing days (and of keys with no day) are read: a day's run reads what its
+    window needs, not the ledger's whole history. Rows of older snapshots are looked up by snapshot id when the
+    watermark search needs them, a few ids at a time. `stats` counts what was read and walked (benchmarks, tests).
+    """
+
+    def __init__(self, cat, namespace: str, days: Iterable[str] | None = None):
+        from pyiceberg.expressions import AlwaysTrue, In, IsNull, Or
+
         self.table = ensure_ledger(cat, namespace)
         # (key, etag) -> [(status, source, snapshot_id)]; duplicates from racing loaders are harmless here.
         self._rows: dict[tuple[str, str], list[tuple[str, str | None, int | None]]] = {}
         self._snapshots: dict[str | None, set[int]] = {}  # source -> raw-table snapshots recorded as loaded
-        columns = ("landing_key", "etag", "status", "source", "snapshot_id")
-        data = self.table.scan(selected_fields=columns).to_arrow()
-        for key, etag, status, source, snapshot_id in zip(*(data.column(c).to_pylist() for c in columns), strict=True):
-            self._remember(key, etag, status, source, snapshot_id)
+        self._looked_up: dict[str, set[int]] = {}  # source -> snapshot ids whose rows are in memory
+        self.stats = {"ledger_rows_read": 0, "ledger_scans": 0, "snapshots_walked": 0}
+        self._complete = days is None
+        self._read(AlwaysTrue() if days is None else Or(In("landing_day", sorted(days)), IsNull("landing_day")))
+
+    def _read(self, row_filter) -> None:
+        data = self.table.scan(row_filter=row_filter, selected_fields=_COLUMNS).to_arrow()
+        self.stats["ledger_rows_read"] += data.num_rows
+        self.stats["ledger_scans"] += 1
+        for row in zip(*(data.column(c).to_pylist() for c in _COLUMNS), strict=True):
+            self._remember(*row)
 
     def _remember(self, key, etag, status, source, snapshot_id) -> None:
         self._rows.setdefault((key, etag), []).append((status, source, snapshot_id))
         if snapshot_id is not None:
             self._snapshots.setdefault(source, set()).add(snapshot_id)
+
+    def _look_up(self, source: str, snapshot_ids: Iterable[int]) -> None:
+        """Bring the rows of these raw-table snapshots into memory, if a filtered read left them out."""
+        from pyiceberg.expressions import And, EqualTo, In
+
+        seen = self._looked_up.setdefault(source, set())
+        ids = sorted(set(snapshot_ids) - seen - self.recorded_snapshots(source))
+        if ids and not self._complete:
+            self._read(And(EqualTo("source", source), In("snapshot_id", ids)))
+        seen.update(ids)
 
     def status(self, key: str, etag: str) -> str | None:
         rows = self._rows.get((key, etag))
@@ -118,12 +147,19 @@ class Ledger:
             self._remember(e.landing_key, e.etag, e.status, e.source, e.snapshot_id)
 
     def invalidate(self, source: str, table) -> set[int]:
-        """Delete the rows of `source` whose snapshot a rollback took out of the table's history."""
+        """Delete the rows of `source` whose snapshot a rollback took out of the table's history.
+
+        Those snapshots are the ones still in the metadata but not ancestors of the current one: usually none, and
+        finding them reads only the metadata already in memory. Only they are looked up in the ledger.
+        """
         from pyiceberg.expressions import And, EqualTo, In
 
-        in_metadata = {s.snapshot_id for s in table.metadata.snapshots}
         history = {s.snapshot_id for s in ancestors(table)}
-        gone = (self.recorded_snapshots(source) & in_metadata) - history
+        orphaned = {s.snapshot_id for s in table.metadata.snapshots} - history
+        if not orphaned:
+            return set()
+        self._look_up(source, orphaned)
+        gone = self.recorded_snapshots(source) & orphaned
         if not gone:
             return gone
         self.table.delete(And(EqualTo("source", source), In("snapshot_id", sorted(gone))))
@@ -135,11 +171,14 @@ class Ledger:
         return gone
 
     def unrecorded(self, source: str, table, batch_id: str | None = None) -> list[Entry]:
-        """Load snapshots newer than the watermark: the table's history back to the newest recorded snapshot."""
-        recorded = self.recorded_snapshots(source)
+        """Load snapshots newer than the watermark: the table's history back to the newest recorded snapshot.
+
+        The walk is lazy and stops at the watermark, usually the current snapshot: its cost is the number of
+        unrecorded commits, not the table's history.
+        """
         entries = []
-        for snapshot in ancestors(table):
-            if snapshot.snapshot_id in recorded:
+        for snapshot in self._walk(source, table):
+            if snapshot.snapshot_id in self.recorded_snapshots(source):
                 break
             summary = snapshot.summary
             if summary is None or not summary.get(SUMMARY_FILE):
@@ -150,6 +189,21 @@ class Ledger:
                                  batch_id=batch_id))
         return entries
 
+    def _walk(self, source: str, table):
+        """The table's ancestors, newest first, each with its ledger rows in memory when it is yielded: a snapshot
+        not known yet is looked up together with the next few, so finding the watermark usually costs one query."""
+        chain, ahead = ancestors(table), deque()
+        while True:
+            snapshot = ahead.popleft() if ahead else next(chain, None)
+            if snapshot is None:
+                return
+            sid = snapshot.snapshot_id
+            if sid not in self.recorded_snapshots(source) and sid not in self._looked_up.get(source, ()):
+                ahead.extend(itertools.islice(chain, WATERMARK_CHUNK - 1 - len(ahead)))
+                self._look_up(source, [sid, *(s.snapshot_id for s in ahead)])
+            self.stats["snapshots_walked"] += 1
+            yield snapshot
+
     def catch_up(self, source: str, table, batch_id: str | None = None) -> list[Entry]:
         """Record the load commits newer than the watermark; a racing loader may have just recorded some of them,
         so the ledger is read again for those snapshots first (duplicates would be harmless, only untidy)."""
@@ -158,12 +212,7 @@ class Ledger:
         missing = self.unrecorded(source, table, batch_id)
         if missing:
             self.table.refresh()
-            ids = [e.snapshot_id for e in missing]
-            columns = ("landing_key", "etag", "status", "source", "snapshot_id")
-            data = self.table.scan(row_filter=And(EqualTo("source", source), In("snapshot_id", ids)),
-                                   selected_fields=columns).to_arrow()
-            for row in zip(*(data.column(c).to_pylist() for c in columns), strict=True):
-                self._remember(*row)
+            self._read(And(EqualTo("source", source), In("snapshot_id", [e.snapshot_id for e in missing])))
             missing = [e for e in missing if e.snapshot_id not in self.recorded_snapshots(source)]
             self.record(missing)
         return missing
@@ -171,3 +220,4 @@ class Ledger:
     def repair(self, source: str, table, batch_id: str | None = None) -> tuple[set[int], list[Entry]]:
         """Invalidate rolled-back rows, then record load commits the ledger missed (a crash, a racing loader)."""
         return self.invalidate(source, table), self.catch_up(source, table, batch_id)
+

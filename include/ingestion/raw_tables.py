@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import pyarrow as pa
 
@@ -178,11 +178,17 @@ def commit_data_files(table, files: list, properties: dict[str, str]) -> int:
     return committed.metadata.current_snapshot_id
 
 
-def ancestors(table) -> list:
-    """The current snapshot and its parents still in the metadata (expired ones are gone), newest first."""
-    chain, snapshot = [], table.current_snapshot()
+def ancestors(table) -> Iterator:
+    """The current snapshot and its parents still in the metadata (expired ones are gone), newest first.
+
+    Lazy, so a caller that stops at the ledger's watermark reads one or two snapshots, not the whole history; the
+    id index is built only if the walk goes past the current snapshot.
+    """
+    snapshot, by_id = table.current_snapshot(), None
     while snapshot is not None:
-        chain.append(snapshot)
+        yield snapshot
         parent = snapshot.parent_snapshot_id
-        snapshot = table.metadata.snapshot_by_id(parent) if parent is not None else None
-    return chain
+        if parent is None:
+            return
+        by_id = by_id or {s.snapshot_id: s for s in table.metadata.snapshots}
+        snapshot = by_id.get(parent)

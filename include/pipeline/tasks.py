@@ -97,3 +97,41 @@ def alert_rejects(settings: Settings, dag_id: str, run_id: str) -> dict[str, Any
     log.info("reject alerts of run %s: %d files, %d row batches (%d rows), %d parked failure notices", run_id,
              result["files_sent"], result["row_batches_sent"], result["rows_sent"], result["parked_notices_sent"])
     return result
+
+
+def _task_states(ti, dag_id: str, run_id: str) -> dict[str, str | None] | None:
+    """This run's task states from Airflow (through the task runner), or None outside a running task."""
+    if ti is None:
+        return None
+    try:
+        return ti.get_task_states(dag_id=dag_id, run_ids=[run_id]).get(run_id)
+    except Exception:  # noqa: BLE001 - the digest says what it cannot read rather than not going out
+        log.warning("task states of run %s unavailable for the digest", run_id, exc_info=True)
+        return None
+
+
+def run_digest(settings: Settings, dag_id: str, run_id: str, ti=None) -> dict[str, Any]:
+    """Send the run's one digest (files, rows, dbt tests, anomalies, tasks, link) unless it went out already.
+
+    Rebuilt from the ledgers, the tables and the saved dbt results on every try, so a retry, a cleared task or a
+    run whose dbt build failed still sends one digest with what is known.
+    """
+    from include.alerts.digest import run_results_dir, send_run_digest
+    from include.ingestion.contract import COLUMNS
+
+    result = send_run_digest(_trino_cursor(settings), settings.pipeline.slack_conn_id, dag_id, run_id,
+                             run_url(dag_id, run_id), sources=list(COLUMNS), catalog=settings.trino_catalog,
+                             raw_schema=settings.raw_schema,
+                             results_dir=run_results_dir(run_id, settings.dbt.results_dir),
+                             task_states=_task_states(ti, dag_id, run_id),
+                             own_task_id=getattr(ti, "task_id", None))
+    log.info("digest of run %s: %s", run_id, "sent" if result["sent"] else "already sent, not sent again")
+    return {"sent": result["sent"]}
+
+
+def run_last(task) -> None:
+    """Put `task` (an operator or a decorated task's output) after every task of its DAG that has none after it,
+    so it runs once the whole run is done, whatever is added to the DAG before it."""
+    op = getattr(task, "operator", task)
+    for leaf in [t for t in op.dag.tasks if t is not op and not t.downstream_list]:
+        leaf >> op

@@ -145,3 +145,14 @@ def test_dbt_tasks_share_one_failure_notice_per_run(pipeline):
         # A list: the task runner iterates over it (a bare callable object fails the task's failure handling).
         assert isinstance(task.on_failure_callback, list), task.task_id
         assert any(isinstance(c, OneNoticePerRun) for c in task.on_failure_callback), task.task_id
+
+
+def test_the_run_digest_comes_last_whatever_happened_and_leaves_the_run_state_alone(pipeline):
+    digest = pipeline.get_task("run_digest")
+    assert digest.is_teardown and not digest.on_failure_fail_dagrun, "a digest failure must not fail the run"
+    # With no setup task, ALL_DONE_SETUP_SUCCESS runs once every upstream task is done, like ALL_DONE.
+    assert digest.trigger_rule in ("all_done", "all_done_setup_success")
+    assert not any(t.is_setup for t in pipeline.tasks)
+    assert not digest.downstream_list
+    assert {t.task_id for t in pipeline.tasks if not t.downstream_list} == {"run_digest"}
+    assert {"alert_anomalies", "alert_rejects"} <= digest.upstream_task_ids

@@ -19,28 +19,15 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
+from include.contract import contract
 from include.settings import REPO_ROOT
 
 DBT_DIR = REPO_ROOT / "dbt" / "lakehouse"
 UTC = timezone.utc
 
-CONTRACT = {
-    "assets": ["asset_id", "symbol", "asset_name", "asset_class", "sector", "currency", "exchange", "isin",
-               "risk_rating", "is_active", "updated_at"],
-    "clients": ["client_id", "first_name", "last_name", "email", "country_code", "date_of_birth", "segment",
-                "risk_profile", "kyc_status", "onboarded_at", "updated_at"],
-    "transactions": ["transaction_id", "client_id", "asset_id", "transaction_type", "quantity", "price", "amount",
-                     "fee", "currency", "executed_at", "channel", "status", "updated_at"],
-}
-ENUMS = {
-    "asset_class": {"equity", "bond", "etf", "fund", "crypto", "commodity"},
-    "segment": {"retail", "high_net_worth", "institutional"},
-    "risk_profile": {"conservative", "moderate", "aggressive"},
-    "kyc_status": {"verified", "pending", "rejected", "expired"},
-    "transaction_type": {"buy", "sell", "dividend", "fee"},
-    "channel": {"web", "mobile", "advisor", "api"},
-    "status": {"pending", "settled", "cancelled", "failed"},
-}
+# The landing contract's columns and enumerations (include/contract.yml).
+CONTRACT = {source: list(columns) for source, columns in contract().columns.items()}
+ENUMS = {name: set(values) for name, values in contract().enums.items()}
 # The raw tables may carry columns the contract does not know; the models must ignore them.
 EXTRA_COLUMNS = {"assets": ["legacy_code"]}
 
@@ -543,7 +530,6 @@ def _rule_breakers(dirt: _Dirt, files: list[Delivery]) -> None:
 
 # --- An independent implementation of the cleaning rules, in pandas -------------------------------------
 
-NULL_SPELLINGS = {"", "NULL", "N/A"}
 _TS = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?\s*"
                  r"([Zz]|UTC|[+-]\d{2}(?::?\d{2})?)?$")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")  # plain decimals: no exponent, no separators
@@ -562,10 +548,8 @@ def iso_currencies() -> set[str]:
 
 
 def clean_text(value):
-    if value is None:
-        return None
-    text = value.strip()
-    return None if text.upper() in NULL_SPELLINGS else text
+    """Trim; a null token of the contract, in any case, is null (the spellings are data, not logic)."""
+    return contract().clean_text(value)
 
 
 def parse_decimal(text):
@@ -614,10 +598,8 @@ def parse_integer(text):
 
 
 def parse_boolean(text):
-    if text is None:
-        return None
-    return {"true": True, "yes": True, "y": True, "1": True,
-            "false": False, "no": False, "n": False, "0": False}.get(text.lower())
+    """One of the contract's boolean spellings, in any case."""
+    return contract().parse_boolean(text)
 
 
 def parse_date(text):

@@ -4,10 +4,10 @@
     text present, parsed value null) from "missing" (clean text null).
 -#}
 
-{#- Trimmed, with the contract's spellings of "no value" ('', NULL, N/A in any case) made null. -#}
+{#- Trimmed, with the contract's spellings of "no value" (null_tokens: '', NULL, N/A) in any case made null. -#}
 {% macro clean_text(column) -%}
     case
-        when upper(trim({{ column }})) in ('', 'NULL', 'N/A') then null
+        when upper(trim({{ column }})) in {{ sql_string_list(lakehouse_contract()['null_tokens'] | map('upper') | list) }} then null
         else trim({{ column }})
     end
 {%- endmacro %}
@@ -54,8 +54,8 @@
 
 {% macro parse_boolean(text) -%}
     case
-        when lower({{ text }}) in ('true', 'yes', 'y', '1') then true
-        when lower({{ text }}) in ('false', 'no', 'n', '0') then false
+        when lower({{ text }}) in {{ sql_string_list(lakehouse_contract()['booleans']['true']) }} then true
+        when lower({{ text }}) in {{ sql_string_list(lakehouse_contract()['booleans']['false']) }} then false
     end
 {%- endmacro %}
 

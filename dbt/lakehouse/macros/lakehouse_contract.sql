@@ -1,44 +1,39 @@
 {#-
-    The landing contract's columns per raw table, in delivery order. The base models, the rejected-rows
-    models and the reconciliation test all read them from here so they agree on what a record is.
+    The landing contract, read from lakehouse_contract() (macros/generated/contract.sql, generated from
+    include/contract.yml). The base models, the rejected-rows models, the reconciliation test and the
+    accepted_values tests all read it from here, so they agree with the loader and the generator.
 -#}
+
+{#- The contract columns of a raw table, in delivery order. -#}
 {% macro lakehouse_contract_columns(table_name) -%}
-    {%- set columns = {
-        'assets': [
-            'asset_id', 'symbol', 'asset_name', 'asset_class', 'sector', 'currency', 'exchange', 'isin',
-            'risk_rating', 'is_active', 'updated_at',
-        ],
-        'clients': [
-            'client_id', 'first_name', 'last_name', 'email', 'country_code', 'date_of_birth', 'segment',
-            'risk_profile', 'kyc_status', 'onboarded_at', 'updated_at',
-        ],
-        'transactions': [
-            'transaction_id', 'client_id', 'asset_id', 'transaction_type', 'quantity', 'price', 'amount', 'fee',
-            'currency', 'executed_at', 'channel', 'status', 'updated_at',
-        ],
-    } -%}
-    {{ return(columns[table_name]) }}
+    {{ return(lakehouse_contract()['sources'][table_name]['columns']) }}
 {%- endmacro %}
 
 
-{#- The enumerations of the landing contract, lower-case (staging lower-cases what is delivered). -#}
+{#-
+    The values of an enumeration, lower-case (staging lower-cases what is delivered). Also the `values` of
+    accepted_values tests: dbt renders test arguments natively, so `"{{ lakehouse_enum('status') }}"` is a list.
+-#}
 {% macro lakehouse_enum(name) -%}
-    {%- set values = {
-        'asset_class': ['equity', 'bond', 'etf', 'fund', 'crypto', 'commodity'],
-        'segment': ['retail', 'high_net_worth', 'institutional'],
-        'risk_profile': ['conservative', 'moderate', 'aggressive'],
-        'kyc_status': ['verified', 'pending', 'rejected', 'expired'],
-        'transaction_type': ['buy', 'sell', 'dividend', 'fee'],
-        'channel': ['web', 'mobile', 'advisor', 'api'],
-        'status': ['pending', 'settled', 'cancelled', 'failed'],
-    } -%}
-    {{ return(values[name]) }}
+    {{ return(lakehouse_contract()['enums'][name]) }}
+{%- endmacro %}
+
+
+{#- The row-level reject reasons, in precedence order. -#}
+{% macro lakehouse_row_reasons() -%}
+    {{ return(lakehouse_contract()['row_reasons']) }}
+{%- endmacro %}
+
+
+{#- `(...)` list of string literals, for SQL `in`. -#}
+{% macro sql_string_list(values) -%}
+    ({%- for value in values -%}'{{ value | replace("'", "''") }}'{{ ", " if not loop.last }}{%- endfor -%})
 {%- endmacro %}
 
 
 {#- `in (...)` list of an enumeration, for SQL. -#}
 {% macro enum_values_sql(name) -%}
-    ({%- for value in lakehouse_enum(name) -%}'{{ value }}'{{ ", " if not loop.last }}{%- endfor -%})
+    {{ sql_string_list(lakehouse_enum(name)) }}
 {%- endmacro %}
 
 
