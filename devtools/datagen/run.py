@@ -71,7 +71,8 @@ class DataGenRun:
         if day in self.schedule.redeliveries():
             yield from self._redeliver(day, self.schedule.redeliveries()[day])
         if self.cfg.broken_files and day == self.schedule.broken_day():
-            yield from broken_deliveries(self, day)
+            yield from broken_deliveries(self.cfg.day_date(day), self._first_tables[day],
+                                         self.world.plan.deliveries, self.fresh)
 
     def _format(self, day: int, source: str, part: int) -> str:
         forced = {(0, "assets", 0): "parquet", (0, "clients", 0): "csv.gz", (0, "transactions", 0): "csv"}

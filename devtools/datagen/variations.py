@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from datetime import date
 
 import numpy as np
 import pyarrow as pa
@@ -11,10 +11,8 @@ import pyarrow as pa
 from devtools.datagen.contract import KEY_COLUMN
 from devtools.datagen.delivery import Delivery, landing_key
 from devtools.datagen.formatting import reference_table
+from devtools.datagen.rejects import FreshIds
 from devtools.datagen.writer import broken_bytes
-
-if TYPE_CHECKING:
-    from devtools.datagen.run import DataGenRun
 
 # kind -> (source, file name, format the key claims)
 BROKEN_FILES = {
@@ -40,22 +38,23 @@ def vary_header(table: pa.Table, rng: np.random.Generator) -> pa.Table:
     return pa.table([table.column(int(i)) for i in order], names=[style(table.column_names[int(i)]) for i in order])
 
 
-def _content(run: DataGenRun, source: str, day: int) -> pa.Table:
+def _content(source: str, transactions: pa.Table, reference: dict, fresh: FreshIds) -> pa.Table:
     """Plausible rows for a broken file; loading them by mistake would change nothing (copies or fresh keys)."""
     if source == "transactions":
-        return run._first_tables[day].slice(0, 200)
-    rows = run.world.plan.deliveries[(source, 0)].head(20).copy()
+        return transactions.slice(0, 200)
+    rows = reference[(source, 0)].head(20).copy()
     if source == "clients":
         # Fresh ids and non-ASCII names: the latin-1 re-encoding must really break UTF-8.
-        rows["client_id"] = [run.fresh.client() for _ in range(len(rows))]
+        rows["client_id"] = [fresh.client() for _ in range(len(rows))]
         rows["last_name"] = "Müller"
     return reference_table(rows, source)
 
 
-def broken_deliveries(run: DataGenRun, day: int) -> Iterator[Delivery]:
-    dt = run.cfg.day_date(day)
+def broken_deliveries(dt: date, transactions: pa.Table, reference: dict, fresh: FreshIds) -> Iterator[Delivery]:
+    """The broken files of day `dt`, made from the day's first transactions file and the first reference
+    deliveries (`reference`: (source, day) -> rows), with client ids from `fresh`."""
     for kind, (source, name, fmt) in BROKEN_FILES.items():
-        data = broken_bytes(kind, _content(run, source, day), KEY_COLUMN[source])
+        data = broken_bytes(kind, _content(source, transactions, reference, fresh), KEY_COLUMN[source])
         yield Delivery(key=landing_key(source, dt, name, fmt), data=data, source=source, dt=dt, delivered_on=dt,
                        fmt=fmt, broken=kind)  # fmt: skip
 
