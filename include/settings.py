@@ -104,7 +104,8 @@ def _date(name: str, default: str) -> datetime:
 def env_field(name: str, default, read=_text, secret: bool = False):
     """A field read from the environment variable `name` whenever a Settings is built; the name is kept in the
     field's metadata, so `env_keys()` lists every variable the settings read."""
-    return field(default_factory=lambda: read(name, default), repr=not secret, metadata={"env": name})
+    return field(default_factory=lambda: read(name, default), repr=not secret,
+                 metadata={"env": name, "default": default})
 
 
 @dataclass(frozen=True)
