@@ -1,0 +1,90 @@
+"""The loader and the alerts work in whatever catalog the settings name, and in no other.
+
+The loader writes through the pyiceberg catalog ICEBERG_CATALOG_NAME and Trino reads it as TRINO_CATALOG; the alerts
+query the ingest ledger, the anomaly model and their own ledger in TRINO_CATALOG. Here the alerts get a Trino session
+whose default catalog is `system`, so a query that leaves the catalog out fails, and every catalog a query names is
+checked against the settings. Run against a stack whose catalogs are not called `iceberg` (TRINO_CATALOG=lake_alt,
+ICEBERG_CATALOG_NAME=lake_alt in its env file) it also proves that no code assumes the default name.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import trino
+
+from include.alerts.anomalies import send_anomaly_alerts
+from include.alerts.rejects import send_reject_alerts
+from include.ingestion.loader import load
+from tests.conftest import query
+from tests.integration.test_alerts import RUN_URL, free_port, receiver, slack_conn  # noqa: F401 - fixtures
+from tests.integration.test_ingestion import TX_HEADER, csv_bytes, put, tx_row
+
+pytestmark = pytest.mark.integration
+
+_LITERAL = re.compile(r"'(?:[^']|'')*'")
+# catalog.schema.table, or catalog.schema after `schema`/`from` (CREATE SCHEMA, SHOW TABLES FROM).
+_QUALIFIED = re.compile(r"\b([A-Za-z_]\w*)\.[A-Za-z_]\w*\.[A-Za-z_]\w*\b"
+                        r"|\b(?:schema(?: if not exists)?|from)\s+([A-Za-z_]\w*)\.[A-Za-z_]\w*\b(?!\.)", re.I)
+
+
+class RecordingCursor:
+    """A Trino cursor that keeps every statement it runs."""
+
+    def __init__(self, cursor):
+        self.cursor, self.statements = cursor, []
+
+    def execute(self, sql, params=None):
+        self.statements.append(sql)
+        return self.cursor.execute(sql, params) if params is not None else self.cursor.execute(sql)
+
+    def fetchall(self):
+        return self.cursor.fetchall()
+
+
+def catalogs_named(sql: str) -> set[str]:
+    """The catalogs a statement names, string literals left out."""
+    return {a or b for a, b in _QUALIFIED.findall(_LITERAL.sub("''", sql))}
+
+
+def test_catalogs_named_reads_qualified_names_only():
+    assert catalogs_named("select * from iceberg.ops.alert_log l where l.alert_key = 'x.y.z'") == {"iceberg"}
+    assert catalogs_named("create schema if not exists lake_alt.ops") == {"lake_alt"}
+    assert catalogs_named("select a.rule from staging.stg_x a") == set()
+
+
+@pytest.fixture()
+def session(settings):
+    """A session whose default catalog is not the lakehouse's: every query must name the catalog itself."""
+    conn = trino.dbapi.connect(host=settings.trino_host, port=settings.trino_port, user=settings.trino_user,
+                               http_scheme=settings.trino_http_scheme, catalog="system", schema="runtime")
+    yield RecordingCursor(conn.cursor())
+    conn.close()
+
+
+def test_loader_and_alerts_use_the_settings_catalog_and_no_other(lake, s3, session, slack_conn):  # noqa: F811
+    catalog, raw = lake.trino_catalog, lake.raw_schema
+    put(s3, lake, "transactions/dt=2026-11-20/good.csv", csv_bytes(TX_HEADER, [tx_row("T1"), tx_row("T2")]))
+    put(s3, lake, "transactions/dt=2026-11-20/empty.csv", b"")
+    report = load(lake, sources=["transactions"])
+    assert sorted(f.status for f in report.files) == ["loaded", "quarantined"]
+    # Written through pyiceberg's ICEBERG_CATALOG_NAME, read back through Trino's TRINO_CATALOG.
+    assert query(session, f"select count(*) from {catalog}.{raw}.transactions") == [[2]]
+
+    query(session, f"""create table {catalog}.{raw}.transaction_anomaly_detection (
+        anomaly_id varchar, transaction_id varchar, client_id varchar, asset_id varchar,
+        executed_at timestamp(6) with time zone, rule varchar, score double, severity varchar, reason varchar,
+        detected_at timestamp(6) with time zone)""")
+    query(session, f"insert into {catalog}.{raw}.transaction_anomaly_detection values ('a1', 'T1', 'C000001', "
+                   "'A0001', current_timestamp(6), 'amount_outlier', 9.5, 'high', 'far above', current_timestamp(6))")
+    files = send_reject_alerts(session, slack_conn, "run_1", RUN_URL, sources=["transactions"], catalog=catalog,
+                               raw_schema=raw, staging_schema=raw, ledger_schema=raw)
+    anomalies = send_anomaly_alerts(session, slack_conn, "run_1", RUN_URL, catalog=catalog,
+                                    anomaly_table=f"{catalog}.{raw}.transaction_anomaly_detection", ledger_schema=raw)
+    assert (files["files_sent"], anomalies["anomalies_sent"]) == (1, 1)
+    assert query(session, f"select alert_kind from {catalog}.{raw}.alert_log order by 1") == [
+        ["anomaly"], ["rejected_file"]]
+
+    named = set().union(*map(catalogs_named, session.statements))
+    assert named == {catalog}, f"queries named {named - {catalog}} besides the settings' catalog {catalog!r}"
