@@ -59,3 +59,9 @@ DBT_RETRY_DELAY = timedelta(seconds=_seconds("LAKEHOUSE_DBT_RETRY_DELAY_SECONDS"
 
 ALERT_CAP = int(os.environ.get("LAKEHOUSE_ALERT_CAP", 20))
 REJECTED_ROWS_THRESHOLD = int(os.environ.get("LAKEHOUSE_REJECTED_ROWS_THRESHOLD", 0))
+
+# dbt docs (manifest, catalog from Trino, index.html), published after each run's dbt build where the Airflow
+# api-server reads them for Cosmos's docs view (Browse > dbt Docs). A local folder when every Airflow process shares
+# a disk (the local stack), else an s3:// folder read and written with DBT_DOCS_CONN_ID. Empty: no docs are made.
+DBT_DOCS_DIR = os.environ.get("LAKEHOUSE_DBT_DOCS_DIR", "")
+DBT_DOCS_CONN_ID = os.environ.get("LAKEHOUSE_DBT_DOCS_CONN_ID", "") or None
