@@ -110,6 +110,8 @@ class Settings:
     trino_heap: str = field(default_factory=lambda: _env("TRINO_HEAP", "6G"))
     trino_version: str = field(default_factory=lambda: _env("TRINO_VERSION", "476"))
     raw_schema: str = field(default_factory=lambda: _env("RAW_SCHEMA", "lakehouse"))
+    # Days before its own that a day's ingest lists for late files (include/ingestion/listing.py).
+    ingest_lookback_days: int = field(default_factory=lambda: _int("LAKEHOUSE_INGEST_LOOKBACK_DAYS", 7))
     # The catalog's floor for `expire_snapshots` and `remove_orphan_files` (Trino's own default is 7d). A session
     # can lower it for itself with `SET SESSION <catalog>.expire_snapshots_min_retention = '0s'` (tests do).
     iceberg_min_retention: str = field(default_factory=lambda: _duration("LAKEHOUSE_ICEBERG_MIN_RETENTION", "7d"))
