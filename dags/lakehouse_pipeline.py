@@ -94,7 +94,7 @@ def lakehouse_pipeline():
     chain(summaries, dbt)
     model_task(dbt, "transaction_anomaly_detection") >> alert_anomalies()
     [model_task(dbt, f"stg_{s}_rejected") for s in SOURCES] >> alert_rejects()
-    dbt >> docs_task()  # dbt docs for the UI (Browse); nothing waits on it
+    dbt >> docs_task(settings)  # dbt docs for the UI (Browse); nothing waits on it
     # Keep last: the digest follows every task above, the alerts included.
     tasks.run_last(run_digest())
 

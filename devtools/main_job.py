@@ -182,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     latest = wait_for_runs(api, days, timeout=args.timeout)
     runs = summarise_runs(api, days, latest)
     dag = api.get(f"/api/v2/dags/{DAG_ID}")
-    print(render(settings, dbt_results=settings.home / "dbt-results", runs=runs))
+    # The report ends with each run's digest, as Slack got it (the local receiver's messages.jsonl).
+    print(render(settings, dbt_results=settings.home / "dbt-results", runs=runs,
+                 run_ids=[run["dag_run_id"] for run in latest.values()]))
     print(f"Backfill of {len(days)} day(s) took {time.monotonic() - started:.0f} s. "
           f"DAG {DAG_ID} is {'paused' if dag['is_paused'] else 'on'}; next scheduled run: "
           f"{dag['next_dagrun_logical_date']} (starts after {dag['next_dagrun_run_after']})")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+from include.alerts.messages import DIGEST_PREFIX
 from include.settings import Settings, get_settings, s3_client, trino_connection
 
 LAYERS = {
@@ -70,19 +72,45 @@ def reconciliation(settings: Settings) -> list[str]:
         return [f"unavailable ({exc})"]
 
 
+def _received(settings: Settings) -> list[dict]:
+    from devtools.receiver import read_messages
+
+    return [m["payload"] for m in read_messages(settings)]
+
+
 def alerts_delivered(settings: Settings) -> dict[str, int]:
-    path = settings.home / "webhook" / "messages.jsonl"
     kinds: dict[str, int] = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            text = json.loads(line)["payload"].get("text", "")
-            kind = ("failure" if "failed" in text.lower() else "anomalies" if "anomal" in text.lower()
-                    else "rejects" if "reject" in text.lower() else "other")
-            kinds[kind] = kinds.get(kind, 0) + 1
+    for payload in _received(settings):
+        text = payload.get("text", "")
+        # A digest names failures and rejects too: it is told apart first, by its fixed opening.
+        kind = ("digest" if text.startswith(DIGEST_PREFIX) else "failure" if "failed" in text.lower()
+                else "anomalies" if "anomal" in text.lower() else "rejects" if "reject" in text.lower() else "other")
+        kinds[kind] = kinds.get(kind, 0) + 1
     return kinds
 
 
-def render(settings: Settings | None = None, dbt_results: Path | None = None, runs: list[tuple] | None = None) -> str:
+def plain(mrkdwn: str) -> str:
+    """Slack mrkdwn as terminal text: links as their label, no bold or code marks, entities decoded."""
+    text = re.sub(r"<[^|>]*\|([^>]*)>", r"\1", mrkdwn).replace("*", "").replace("`", "")
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def digests(settings: Settings, run_ids: list[str] | None = None) -> list[list[str]]:
+    """Each run digest the receiver got (for `run_ids` only, when given) as lines of text, oldest first."""
+    found = []
+    for payload in _received(settings):
+        text = payload.get("text", "")
+        if not text.startswith(DIGEST_PREFIX) or (run_ids and not any(f" run {r} (" in text for r in run_ids)):
+            continue
+        blocks = payload.get("blocks", [])
+        texts = [t for b in blocks for t in ([b["text"]["text"]] if "text" in b else
+                                              [e["text"] for e in b.get("elements", [])])]
+        found.append([line for text in texts for line in plain(text).splitlines()])
+    return found
+
+
+def render(settings: Settings | None = None, dbt_results: Path | None = None, runs: list[tuple] | None = None,
+           run_ids: list[str] | None = None) -> str:
     from include.pipeline.dbt_results import summarise
 
     settings = settings or get_settings()
@@ -106,6 +134,9 @@ def render(settings: Settings | None = None, dbt_results: Path | None = None, ru
     lines.append(f"anomalies by rule: {anomalies_by_rule(settings)}")
     lines.append(f"alerts delivered to {settings.slack_webhook_url and 'Slack' or 'the local receiver'}: "
                  f"{alerts_delivered(settings)}")
+    for digest in digests(settings, run_ids):
+        lines.append("-" * 72)
+        lines += [f"  {line}" for line in digest]
     lines.append("=" * 72)
     return "\n".join(lines)
 

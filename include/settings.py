@@ -154,6 +154,11 @@ class DbtSettings:
     retry_delay: timedelta = env_field("LAKEHOUSE_DBT_RETRY_DELAY_SECONDS", 10, _seconds)
     # Where each dbt task keeps its run results for the main job's report; empty keeps none.
     results_dir: str = env_field("LAKEHOUSE_DBT_RESULTS_DIR", "")
+    # dbt docs (manifest, catalog from Trino, index.html), published after each run's dbt build where the Airflow
+    # api-server reads them for Cosmos's docs view (Browse > dbt Docs). A local folder when every Airflow process
+    # shares a disk (the local stack), else an s3:// folder read and written with `docs_conn_id`. Empty: no docs.
+    docs_dir: str = env_field("LAKEHOUSE_DBT_DOCS_DIR", "")
+    docs_conn_id: str = env_field("LAKEHOUSE_DBT_DOCS_CONN_ID", "")
 
     @property
     def manifest(self) -> Path:
@@ -176,10 +181,13 @@ class AlertSettings:
 
 @dataclass(frozen=True)
 class IngestSettings:
-    """The loader's limits on one landing file: past them it is quarantined `too_large`."""
+    """The loader: its limits on one landing file (past them it is quarantined `too_large`), and how far back a
+    day's run looks for late files."""
 
     max_file_bytes: int = env_field("LAKEHOUSE_MAX_FILE_BYTES", 4 << 30, _int)
     max_file_rows: int = env_field("LAKEHOUSE_MAX_FILE_ROWS", 50_000_000, _int)
+    # Days before its own that a day's ingest lists for late files (include/ingestion/listing.py).
+    lookback_days: int = env_field("LAKEHOUSE_INGEST_LOOKBACK_DAYS", 7, _int)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from devtools.stack.process import StackError, port_open, read_pid, spawn, stop_pid, tail, wait_until
+from include.pipeline.dbt_docs import dbt_docs_projects
 from include.settings import REPO_ROOT, Settings
 
 NAME = "airflow"
@@ -89,6 +90,9 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])),
         # Each dbt task keeps its run results, so the main job's report can count tests passed and failed.
         "LAKEHOUSE_DBT_RESULTS_DIR": str(settings.home / "dbt-results"),
+        # dbt docs go to a folder of the stack's home, which the api-server serves under Browse (Cosmos's plugin).
+        "LAKEHOUSE_DBT_DOCS_DIR": str(settings.home / "dbt-docs"),
+        "AIRFLOW__COSMOS__DBT_DOCS_PROJECTS": dbt_docs_projects(str(settings.home / "dbt-docs")),
         # Locally a missing file should cost seconds, not the production half hour (see docs/running.md).
         **LOCAL_SENSOR_SETTINGS,
     }

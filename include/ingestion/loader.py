@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from include.ingestion.contract import COLUMNS, META_COLUMNS, LayoutError, parse_key
 from include.ingestion.ledger import LOADED, QUARANTINED, REPORTED, Entry, Ledger, landing_day
+from include.ingestion.listing import Window, list_deliveries
 from include.ingestion.raw_tables import (
     SUMMARY_BATCH,
     SUMMARY_ETAG,
@@ -44,8 +45,6 @@ from include.settings import Settings, get_settings, s3_client
 
 log = logging.getLogger(__name__)
 COMMIT_ATTEMPTS = 8
-# Keys outside every source's prefix are handled by the run of the source that must arrive every day.
-STRAY_OWNER = "transactions"
 # Reason codes the loader adds to the readers' (docs/landing-contract.md).
 UNREADABLE = "unreadable"          # an unexpected exception while reading or conforming the file
 FOLDER_MARKER = "folder_marker"    # a zero-byte key ending in "/": recorded as reported, never loaded
@@ -79,6 +78,8 @@ class FileResult:
 class LoadReport:
     batch_id: str
     files: list[FileResult] = field(default_factory=list)
+    # What deciding cost: objects listed, ledger rows read and scans, raw-table snapshots walked.
+    costs: dict[str, int] = field(default_factory=dict)
 
     def count(self, status: str) -> int:
         if status == "rejected":
@@ -95,49 +96,43 @@ class LoadReport:
     def to_json(self) -> str:
         counts = {s: self.count(s) for s in ("loaded", "skipped", QUARANTINED, REPORTED)}
         return json.dumps({"batch_id": self.batch_id, "files": [asdict(f) for f in self.files], **counts,
-                           "rows_loaded": self.rows_loaded}, indent=2)
-
-
-def list_landing(client, bucket: str, prefix: str = "") -> list[dict]:
-    """Every object under `prefix`, folder markers included: each is accounted for."""
-    objects = []
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        objects += page.get("Contents", [])
-    return sorted(objects, key=lambda o: o["Key"])
+                           "rows_loaded": self.rows_loaded, "costs": self.costs}, indent=2)
 
 
 def quarantine_key(key: str, etag: str) -> str:
     return f"{key}.{etag}"
 
 
-def owner(key: str) -> str:
-    """The source whose run handles `key`: its first path segment, or STRAY_OWNER for keys outside the contract."""
-    first = key.split("/", 1)[0]
-    return first if first in COLUMNS else STRAY_OWNER
-
-
 def load(settings: Settings | None = None, sources: list[str] | None = None, batch_id: str | None = None,
-         up_to: str | None = None, limits: ReadLimits | None = None) -> LoadReport:
+         up_to: str | None = None, limits: ReadLimits | None = None, lookback_days: int | None = None,
+         client=None) -> LoadReport:
     """Decide every new landing object of `sources` (default: all three) and report what happened to each.
 
     `up_to` (YYYY-MM-DD) leaves partitions after that day for their own run: the DAG run for day D loads D and
-    anything delivered late for earlier days, never a later day's files early.
+    anything delivered late for the `lookback_days` before it (default LAKEHOUSE_INGEST_LOOKBACK_DAYS), never a
+    later day's files early, and lists and reads the ledger for those days only (include/ingestion/listing.py).
+    With no `up_to` it sweeps every day in the bucket.
     """
     settings = settings or get_settings()
     sources = sources or list(COLUMNS)
     cat = catalog(settings)
     report = LoadReport(batch_id=batch_id or uuid.uuid4().hex)
+    client = client or s3_client(settings)
+    window = None
+    if up_to:
+        window = Window.ending(up_to, settings.ingest.lookback_days if lookback_days is None else lookback_days)
+    objects = [o for o in list_deliveries(client, settings.landing_bucket, sources, window)
+               if not (up_to and (landing_day(o["Key"]) or "") > up_to)]
     # All three tables exist after any load, so downstream models always find their sources.
     tables = {source: ensure_table(cat, settings.raw_schema, source) for source in COLUMNS}
-    ledger = Ledger(cat, settings.raw_schema)
+    days = None if window is None else {d for d in (landing_day(o["Key"]) for o in objects) if d}
+    ledger = Ledger(cat, settings.raw_schema, days)
     _repair(ledger, tables, sources, report.batch_id)
     limits = limits or ReadLimits.from_settings(settings.ingest)
-    loader = _Loader(settings, s3_client(settings), cat, tables, ledger, report.batch_id, limits)
-    for obj in list_landing(loader.client, settings.landing_bucket):
-        key = obj["Key"]
-        day = landing_day(key)
-        if owner(key) in sources and not (up_to and day and day > up_to):
-            report.files.append(loader.handle(key, obj["ETag"].strip('"'), obj.get("Size", 0)))
+    loader = _Loader(settings, client, cat, tables, ledger, report.batch_id, limits)
+    for obj in objects:
+        report.files.append(loader.handle(obj["Key"], obj["ETag"].strip('"'), obj.get("Size", 0)))
+    report.costs = {"objects_listed": len(objects), **ledger.stats}
     return report
 
 
@@ -213,7 +208,7 @@ class _Loader:
             table = self.evolve(parsed.source, extras)
             uri = f"s3://{self.s.landing_bucket}/{key}"
             stream = _Stream(landing, table.schema().as_arrow(), uri, etag, self.batch_id)
-            files = write_data_files(table, stream)
+            files = write_data_files(table, stream, ingested_at=stream.ingested_at)
         if stream.rows == 0:
             delete_data_files(table, files)
             raise FileFault("header_only", "no data rows (header only)")
@@ -306,7 +301,8 @@ class _Stream:
     def __init__(self, landing, arrow_schema: pa.Schema, uri: str, etag: str, batch_id: str):
         self.landing, self.schema, self.rows = landing, arrow_schema, 0
         self.uri, self.etag, self.batch_id = uri, etag, batch_id
-        self.now = pa.scalar(datetime.now(timezone.utc), pa.timestamp("us", tz="UTC"))
+        self.ingested_at = datetime.now(timezone.utc)
+        self.now = pa.scalar(self.ingested_at, pa.timestamp("us", tz="UTC"))
 
     def __iter__(self):
         batches = iter(self.landing.batches())

@@ -13,7 +13,7 @@ from datetime import date
 
 from include.ingestion.contract import COLUMNS
 from include.ingestion.ledger import LEDGER_TABLE, LOADED, PRECEDENCE
-from include.ingestion.loader import list_landing
+from include.ingestion.listing import list_landing
 from include.settings import Settings, get_settings, s3_client
 
 

@@ -124,18 +124,41 @@ def _own_tests(tests_per_model: dict[str, list[str]], nodes: dict) -> dict[str, 
 
 
 def attach_model_assets(dbt_group, settings: Settings) -> None:
-    """Declare each model's table as an Asset on the task that builds it.
+    """Declare each model's table as an Asset on the model's last task, with data quality on its events.
 
     Static outlets are known at parse time, so other DAGs can be scheduled on a model (the anomaly
-    alerts, say) without the OpenLineage provider that Cosmos's runtime emission needs.
+    alerts, say) without the OpenLineage provider that Cosmos's runtime emission needs. The last task is the one
+    reporting the model's tests (else the model's own), so an event means the table is built and tested; its
+    `extra` (include/pipeline/asset_metadata.py) shows rows and test results on the Assets page.
     """
-    for unique_id, node in dbt_group.dbt_graph.filtered_nodes.items():
+    from include.pipeline.asset_metadata import ModelEventMetadata
+
+    nodes = dbt_group.dbt_graph.filtered_nodes
+    producer = next(t for t in dbt_group.iter_tasks() if hasattr(t, "tests_per_model"))
+    own_tests = _own_tests(producer.tests_per_model, nodes)
+    for unique_id, node in nodes.items():
         if not unique_id.startswith("model."):
             continue
         name = unique_id.split(".")[-1]
-        task = model_task(dbt_group, name)
+        run, tests = model_task(dbt_group, name), model_tests_task(dbt_group, name)
         schema = node.config.get("schema") or "staging"
-        task.outlets = [table_asset(settings, schema, name)]
+        asset = table_asset(settings, schema, name)
+        last = tests or run
+        last.outlets = [asset]
+        # Airflow calls a task's post_execute after a successful execute, before it records the outlet events.
+        last.post_execute = ModelEventMetadata(asset, node, own_tests.get(unique_id, []), producer.task_id,
+                                               [t.task_id for t in (run, tests) if t is not None])
+
+
+def model_tests_task(dbt_group, model: str):
+    """The task reporting `model`'s tests, if it has any."""
+    from airflow.sdk import TaskGroup
+
+    group = dbt_group.tasks_map[f"model.lakehouse.{model}"]
+    if not isinstance(group, TaskGroup):
+        return None
+    return next((t for t in group.children.values() if t.task_id.rsplit(".", 1)[-1] in ("test", f"{model}_test")),
+                None)
 
 
 def model_task(dbt_group, model: str):

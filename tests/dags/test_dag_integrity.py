@@ -63,10 +63,16 @@ def test_one_task_per_dbt_model_with_tests_after_it(pipeline):
         assert run_id in pipeline.get_task(test_ids[0]).upstream_task_ids
 
 
-def test_every_model_task_emits_its_table_as_an_asset(pipeline):
+def test_every_model_emits_its_table_as_an_asset_once_built_and_tested(pipeline):
+    from include.pipeline.asset_metadata import ModelEventMetadata
+
     for task in pipeline.tasks:
         if task.task_id.startswith("dbt.") and task.task_id.endswith("run"):
-            assert len(task.outlets) == 1 and task.outlets[0].uri.startswith("trino://"), task.task_id
+            tests = pipeline.task_dict.get(task.task_id.removesuffix("run") + "test")
+            last = tests or task
+            assert len(last.outlets) == 1 and last.outlets[0].uri.startswith("trino://"), task.task_id
+            assert isinstance(last.post_execute, ModelEventMetadata), "its events carry data-quality metadata"
+            assert not (tests and task.outlets), "one event per model and run, after its tests"
 
 
 def test_sensors_feed_ingestion_which_feeds_dbt(pipeline):

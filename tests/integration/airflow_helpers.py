@@ -89,9 +89,9 @@ def clear_tasks(api: AirflowApi, run_id: str, task_ids: list[str]) -> None:
 
 
 def rerun_tasks(states: dict[str, str]) -> list[str]:
-    """The tasks of a run that write data or send alerts: ingestion, the incremental fact and the alerts."""
+    """The tasks of a run that write data or send alerts: ingestion, the incremental fact, the alerts, the digest."""
     fact = [t for t in states if "fact_transactions" in t and t.endswith("run")]
-    return [t for t in states if t.startswith(("ingest_", "alert_"))] + fact[:1]
+    return [t for t in states if t.startswith(("ingest_", "alert_")) or t == "run_digest"] + fact[:1]
 
 
 def _keys(s3, bucket: str, prefix: str) -> list[str]:

@@ -484,3 +484,79 @@ def test_a_failure_notice_waits_in_the_outbox_while_the_webhook_is_down_and_is_d
     fail_task(slack_conn, "alert_rejects")  # the next callback posts its own notice, then the parked one
     assert parked() == 0 and deliver_parked_notices(slack_conn) == 0
     assert failed_tasks() == ["ingest_transactions", "alert_rejects", "stg_transactions_run"]
+
+
+# --- The run digest: one summary per run, from the ledgers, sent once -----------------------------------------------
+
+def add_loads(lake, run_id: str, *entries: tuple[str, str, int]) -> None:
+    """Ingest-ledger rows the loader writes under `run_id` as batch id: (landing key, status, rows loaded)."""
+    values = ", ".join(
+        f"({literal(key)}, 'e1', {literal(status)}, {literal(key.split('/')[0])}, null, "
+        f"{literal(None if status == 'loaded' else 'bad_header')}, {literal(f'cell {EMAIL}')}, {rows}, null, null, "
+        f"{literal(run_id)}, current_timestamp(6))" for key, status, rows in entries)
+    query(lake.cur, f"insert into {lake.prefix}.ingest_ledger values {values}")
+
+
+def send_digest(lake, slack_conn, run_id: str, results_dir) -> dict:
+    from include.alerts.digest import run_results_dir, send_run_digest
+
+    return send_run_digest(lake.cur, slack_conn, "lakehouse_pipeline", run_id, RUN_URL,
+                           sources=("clients", "transactions"), catalog=lake.catalog, raw_schema=lake.schema,
+                           staging_schema=lake.schema, ledger_schema=lake.schema, anomaly_table=lake.table,
+                           results_dir=run_results_dir(run_id, results_dir),
+                           task_states={"ingest_transactions": "success", "run_digest": "running"},
+                           own_task_id="run_digest")
+
+
+def test_the_run_digest_goes_out_once_per_run_across_retries_with_this_runs_counts(lake, receiver, slack_conn,
+                                                                                    tmp_path):
+    create_reject_tables(lake)
+    add_loads(lake, "run_0", ("transactions/dt=2024-04-30/old.csv", "loaded", 999))
+    add_loads(lake, "run_1", ("transactions/dt=2024-05-01/a.csv", "loaded", 100),
+              ("transactions/dt=2024-05-01/b.csv", "loaded", 50), ("transactions/dt=2024-05-01/bad.csv",
+                                                                   "quarantined", 0),
+              ("clients/dt=2024-05-01/clients.csv", "loaded", 10))
+    add_rejected(lake, "transactions", DAY1, "run_1", [(2, "unknown_currency", "currency"),
+                                                       (5, "implausible_timestamp", "executed_at")])
+    add_rejected(lake, "transactions", LATE, "run_0", [(7, "unknown_currency", "currency")])
+    add_anomalies(lake, [("a0", "high", "oversell")])
+    send_anomalies(lake, slack_conn, run_id="run_0")  # an earlier run's anomaly: not new in run_1
+    add_anomalies(lake, [("a1", "critical", "amount_outlier"), ("a2", "low", "velocity_burst")])
+    send_anomalies(lake, slack_conn, run_id="run_1")
+    add_anomalies(lake, [("a3", "low", "velocity_burst")])  # detected, its alert not sent yet: still new
+    (tmp_path / "dbt" / "run_1").mkdir(parents=True)
+    (tmp_path / "dbt" / "run_1" / "dbt.dbt_producer_watcher.json").write_text(json.dumps({"results": [
+        {"unique_id": "model.lakehouse.stg_transactions", "status": "success"},
+        {"unique_id": "test.lakehouse.unique_stg_transactions_transaction_id.1", "status": "pass"},
+        {"unique_id": "test.lakehouse.not_null_stg_clients_client_id.2", "status": "fail"}]}))
+    alerts_before = len(read_messages(receiver.s))
+
+    receiver.stop()
+    with pytest.raises(AlertDeliveryError):  # the first try: Slack unreachable, nothing recorded
+        send_digest(lake, slack_conn, "run_1", tmp_path / "dbt")
+    receiver.start()
+    retried = send_digest(lake, slack_conn, "run_1", tmp_path / "dbt")  # the task's retry
+    cleared = send_digest(lake, slack_conn, "run_1", tmp_path / "dbt")  # the task cleared and run again
+    other_run = send_digest(lake, slack_conn, "run_2", tmp_path / "dbt")
+
+    assert retried["sent"] and not cleared["sent"] and other_run["sent"]
+    digests = [m["payload"] for m in read_messages(receiver.s)[alerts_before:]]
+    assert [d["text"].split(" (")[0] for d in digests] == ["Run digest of lakehouse_pipeline run run_1",
+                                                           "Run digest of lakehouse_pipeline run run_2"]
+    facts = retried["digest"]
+    assert facts["sources"] == {
+        "clients": {"files_loaded": 1, "files_quarantined": 0, "files_reported": 0, "rows_loaded": 10,
+                    "rows_rejected": 0},
+        "transactions": {"files_loaded": 2, "files_quarantined": 1, "files_reported": 0, "rows_loaded": 150,
+                         "rows_rejected": 2}}
+    assert facts["dbt"] == {"tests": {"pass": 1, "fail": 1}, "models": {"success": 1},
+                            "failed": ["not_null_stg_clients_client_id"]}
+    assert facts["anomalies"] == [{"rule": "amount_outlier", "severity": "critical", "count": 1},
+                                  {"rule": "velocity_burst", "severity": "low", "count": 2}]
+    assert facts["tasks"] == {"success": 1} and facts["unavailable"] == []
+    assert "run_1" in digests[0]["text"] and RUN_URL in json.dumps(digests[0]["blocks"])
+    assert EMAIL not in json.dumps(digests), "the loader's free-text detail never reaches the digest"
+    assert [(r[0], r[2]) for r in ledger_rows(lake, "run_digest")] == [("lakehouse_pipeline:run_1", "run_1"),
+                                                                        ("lakehouse_pipeline:run_2", "run_2")]
+    assert other_run["digest"]["dbt"] is None and other_run["digest"]["anomalies"] == [
+        {"rule": "velocity_burst", "severity": "low", "count": 1}], "run_2 sees only the still unalerted one"

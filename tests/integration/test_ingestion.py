@@ -8,6 +8,7 @@ import io
 import json
 import subprocess
 import sys
+from datetime import datetime, timezone
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -281,3 +282,56 @@ def test_pyiceberg_and_trino_see_each_others_tables_and_commits(lake, trino):
 
     query(trino, f"insert into {cat_name}.{schema}.from_trino values (4)")
     assert sorted(cat.load_table((schema, "from_trino")).scan().to_arrow().column("id").to_pylist()) == [1, 2, 3, 4]
+
+
+def test_a_days_run_lists_its_look_back_days_by_prefix_not_the_buckets_history(s3, lake, trino):
+    from include.ingestion.reconcile import reconcile_day
+    from include.settings import s3_client
+
+    days = [f"2026-11-{d}" for d in range(10, 16)]
+    for day in days:
+        put(s3, lake, f"transactions/dt={day}/a.csv", csv_bytes(TX_HEADER, [tx_row(f"T{day}")]))
+    put(s3, lake, "trades/x.csv", b"x\n1\n")  # outside the layout: listed on every run, quarantined once
+    client, prefixes, listed = s3_client(lake), [], []
+    # A real client with boto3's event hooks counting the list requests and the keys they return.
+    client.meta.events.register("before-parameter-build.s3.ListObjectsV2",
+                                lambda params, **_: prefixes.append(params.get("Prefix", "")))
+    client.meta.events.register("after-call.s3.ListObjectsV2",
+                                lambda parsed, **_: listed.extend(o["Key"] for o in parsed.get("Contents", [])))
+    report = load(lake, sources=["transactions"], up_to="2026-11-14", lookback_days=1, client=client)
+
+    assert [(f.key, f.status) for f in report.files] == [
+        ("trades/x.csv", "quarantined"), ("transactions/dt=2026-11-13/a.csv", "loaded"),
+        ("transactions/dt=2026-11-14/a.csv", "loaded")]
+    assert sorted(prefixes) == ["", "trades/", "transactions/", "transactions/dt=2026-11-13/",
+                                "transactions/dt=2026-11-14/"]
+    assert sorted(listed) == [f.key for f in report.files], "no key of another day was listed"
+    # A file older than the window is the trade-off: reconciliation reports it and a full sweep loads it.
+    assert reconcile_day("2026-11-10", lake).pending == ["transactions/dt=2026-11-10/a.csv"]
+    sweep = load(lake, sources=["transactions"])
+    assert [f.key[16:26] for f in sweep.files if f.status == "loaded"] == days[:3] + days[5:]
+
+
+def test_raw_tables_are_partitioned_by_ingest_day_and_an_unpartitioned_one_is_evolved_in_place(s3, lake, trino):
+    from include.ingestion.raw_tables import TABLE_PROPERTIES, ensure_iceberg_table, iceberg_schema
+
+    # A clients table as releases before partitioning made it, holding one row.
+    old = ensure_iceberg_table(catalog(lake), (lake.raw_schema, "clients"), iceberg_schema("clients"),
+                               TABLE_PROPERTIES)
+    assert not old.spec().fields
+    old.append(pa.Table.from_pylist([{"client_id": "C0"}], schema=old.schema().as_arrow()))
+    put(s3, lake, "clients/dt=2026-11-20/c.csv", b"client_id\nC1\n")
+    put(s3, lake, "transactions/dt=2026-11-20/a.csv", csv_bytes(TX_HEADER, [tx_row("T1")]))
+    load(lake)
+
+    schema = f'"{lake.trino_catalog}"."{lake.raw_schema}"'
+    for source in ("clients", "transactions"):
+        assert [f.name for f in catalog(lake).load_table((lake.raw_schema, source)).spec().fields] == [
+            "_ingested_at_day"]
+    today = datetime.now(timezone.utc).date().isoformat()
+    assert query(trino, f"select count(*) from {schema}.\"transactions$partitions\" "
+                        f"where partition._ingested_at_day = date '{today}'") == [[1]]
+    files = query(trino, f"select strpos(file_path, '/_ingested_at_day='), record_count "
+                         f"from {schema}.\"clients$files\" order by 1")
+    assert [(pos > 0, n) for pos, n in files] == [(False, 1), (True, 1)], "old file kept, new one partitioned"
+    assert query(trino, f"select client_id from {schema}.clients order by 1") == [["C0"], ["C1"]]

@@ -116,3 +116,19 @@ def test_a_landing_day_reconciles_delivered_with_loaded_quarantined_and_reported
     load(lake)
     assert main(["reconcile", "--day", "2026-11-20"]) == 0
     assert "delivered 5 = loaded 3 + quarantined 1 + reported 1 (4 rows)" in capsys.readouterr().out
+
+
+def test_a_days_load_reads_only_its_days_ledger_rows_and_walks_no_older_snapshots(s3, lake):
+    days = [f"2026-11-{d}" for d in range(10, 18)]
+    for day in days:
+        put(s3, lake, f"transactions/dt={day}/a.csv", csv_bytes(TX_HEADER, [tx_row(f"T{day}")]))
+    load(lake, sources=["transactions"])  # history: one snapshot and one ledger row per day
+    put(s3, lake, "transactions/dt=2026-11-18/a.csv", csv_bytes(TX_HEADER, [tx_row("T18")]))
+
+    report = load(lake, sources=["transactions"], up_to="2026-11-18", lookback_days=1)
+    assert [(f.key[16:26], f.status) for f in report.files] == [("2026-11-17", "skipped"), ("2026-11-18", "loaded")]
+    assert len(catalog(lake).load_table((lake.raw_schema, "transactions")).metadata.snapshots) == len(days) + 1
+    # One filtered ledger read holding the window's one row; the watermark is the current snapshot, once at the
+    # start (repair) and once before the commit.
+    assert (report.costs["ledger_scans"], report.costs["ledger_rows_read"]) == (1, 1)
+    assert report.costs["snapshots_walked"] == 2

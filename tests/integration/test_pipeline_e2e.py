@@ -7,11 +7,13 @@ Slow (each run builds every dbt model): every test reads the one shared backfill
 from __future__ import annotations
 
 import json
+import re
 
 import psycopg2
 import pytest
 
 from devtools.airflow_api import AirflowApi
+from tests.conftest import query
 from tests.integration.airflow_helpers import DAY1, DAY2, DAY3, shared_backfill
 
 pytestmark = pytest.mark.integration
@@ -146,3 +148,88 @@ def test_the_api_lists_a_task_per_model_and_one_run_per_day(runs, settings):
     days = [r["logical_date"][:10] for r in dag_runs]
     for day in (DAY1, DAY2, DAY3):
         assert days.count(day.isoformat()) == 1, (day, days)
+
+
+def _model_events(api: AirflowApi, run_id: str) -> dict[str, dict]:
+    events = api.get("/api/v2/assets/events", source_run_id=run_id, limit=100)["asset_events"]
+    return {e["name"] or e["uri"]: e for e in events}
+
+
+def test_each_models_asset_event_carries_rows_tests_and_rejected_rows(runs, settings):
+    """The Assets page shows these: each model's event, after its tests, with its data quality as `extra`."""
+    first = runs["first"]
+    events = _model_events(AirflowApi(settings), first["runs"][DAY2]["dag_run_id"])
+    counts = first["counts"]  # after DAY2: DAY3 builds nothing
+    fact = events["marts.fact_transactions"]
+    assert fact["source_task_id"].endswith("test"), "emitted once the model's tests are done"
+    extra = fact["extra"]
+    assert extra["rows"] == counts["marts"]["fact_transactions"]
+    assert 0 < extra["rows_added_or_changed"] <= extra["rows"], "DAY2's rows merged (and the lookback's again)"
+    assert extra["tests_passed"] > 0 and extra["tests_failed"] == 0, extra
+    rejected = events["staging.stg_transactions_rejected"]["extra"]
+    assert rejected["rejected_rows"] == counts["rejected rows"]["stg_transactions_rejected"] > 0
+    assert sum(rejected["rejected_rows_by_rule"].values()) == rejected["rejected_rows"]
+    models = {name for name in events if not name.startswith(settings.raw_schema + ".")}
+    assert {"staging.stg_transactions", "marts.dim_clients", "analytics.transaction_anomaly_detection"} <= models
+    assert all("tests_passed" in events[m]["extra"] for m in models), {m: events[m]["extra"] for m in models}
+
+
+def test_dbt_docs_are_published_for_the_ui_after_each_built_run_without_secrets(runs, settings):
+    first = runs["first"]
+    assert first["states"][DAY1]["dbt_docs"] == "success" and first["states"][DAY2]["dbt_docs"] == "success"
+    assert first["states"][DAY3]["dbt_docs"] == "upstream_failed", "nothing was built, so no docs run"
+    folder = settings.home / "dbt-docs"
+    files = {name: (folder / name).read_text() for name in ("index.html", "manifest.json", "catalog.json")}
+    catalog = json.loads(files["catalog.json"])
+    assert "model.lakehouse.fact_transactions" in catalog["nodes"], "the catalog was read from Trino"
+    columns = catalog["nodes"]["model.lakehouse.fact_transactions"]["columns"]
+    assert "transaction_id" in {c.lower() for c in columns}
+    secrets = [settings.pg_password, settings.s3_secret_key, settings.airflow_fernet_key, settings.airflow_jwt_secret,
+               settings.airflow_admin_password]
+    for name, text in files.items():
+        assert not any(s and s in text for s in secrets), name
+
+
+def _digests(alerts: list[dict]) -> dict[str, list[dict]]:
+    """The run digests received, by run id (their text is `Run digest of <dag> run <run id> (<verdict>): …`)."""
+    found: dict[str, list[dict]] = {}
+    for m in alerts:
+        text = m["payload"].get("text", "")
+        if text.startswith("Run digest of "):
+            found.setdefault(text.split(" run ", 1)[1].split(" (", 1)[0], []).append(m["payload"])
+    return found
+
+
+def _per_source(payload: dict) -> dict[str, tuple[int, int, int]]:
+    """(files loaded, rows loaded, rows rejected) per source, from the digest's ingestion lines."""
+    text = "\n".join(b["text"]["text"] for b in payload["blocks"] if b["type"] == "section")
+    line = r"\*(\w+)\*: (\d+) files? loaded[^·]*· ([\d,]+) rows loaded · ([\d,]+) rejected"
+    return {s: (int(f), int(r.replace(",", "")), int(j.replace(",", ""))) for s, f, r, j in re.findall(line, text)}
+
+
+def test_each_run_ends_with_one_digest_of_its_own_counts_even_after_a_clear(runs, trino, settings):
+    assert "run_digest" in runs["cleared"], "the digest task ran again in the cleared run"
+    run_ids = {day: runs["first"]["runs"][day]["dag_run_id"] for day in (DAY1, DAY2, DAY3)}
+    digests = _digests(runs["again"]["alerts"])
+    assert {run: len(digests.get(run, [])) for run in run_ids.values()} == {run: 1 for run in run_ids.values()}
+    assert len(digests) == 3
+    day1 = digests[run_ids[DAY1]][0]
+    for source, (files, rows, rejected) in _per_source(day1).items():
+        batch = f"_batch_id = '{run_ids[DAY1]}'"
+        ledger = query(trino, f"select count(distinct landing_key) from {settings.trino_catalog}.lakehouse."
+                              f"ingest_ledger where source = '{source}' and status = 'loaded' and batch_id = "
+                              f"'{run_ids[DAY1]}'")[0][0]
+        loaded = query(trino, f"select count(*) from {settings.trino_catalog}.lakehouse.{source} where {batch}")[0][0]
+        set_aside = query(trino, f"select count(*) from {settings.trino_catalog}.staging.stg_{source}_rejected "
+                                 f"where {batch}")[0][0]
+        assert (files, rows, rejected) == (ledger, loaded, set_aside), source
+        assert files > 0 and rows > 0, source
+    assert re.search(r"\*dbt tests\*: [1-9]\d* passed, 0 failed", json.dumps(day1["blocks"])), day1["text"]
+    # The digest comes after the run's alerts: the last message naming DAY1's run is its digest.
+    quoted = run_ids[DAY1].replace(":", "%3A").replace("+", "%2B")
+    naming = [m["payload"] for m in runs["first"]["alerts"] if quoted in json.dumps(m["payload"])]
+    assert naming[-1]["text"].startswith("Run digest of ") and len(naming) > 1
+    # DAY3's transactions never came: its digest says so, without dbt results, and the run still failed.
+    day3 = json.dumps(digests[run_ids[DAY3]][0])
+    assert "Failed: `wait_for_transactions`" in day3 and "no results recorded" in day3
+    assert runs["first"]["runs"][DAY3]["state"] == "failed"

@@ -147,3 +147,48 @@ def test_the_assets_page_lists_the_raw_tables_and_models(runs, browser, ui):
     for asset in ("lakehouse.assets", "lakehouse.clients", "lakehouse.transactions"):
         assert asset in text, asset
     _shot(browser, "04-assets")
+
+
+def test_browse_links_the_dbt_docs_with_the_projects_models_and_catalog(runs, browser, ui, settings):
+    from selenium.webdriver.common.by import By
+
+    from include.pipeline.dbt_docs import NAME, SLUG
+
+    browser.get(f"{ui}/")
+    _wait(browser, lambda: browser.find_elements(By.CSS_SELECTOR, "button[aria-label=Browse]")
+          or browser.find_elements(By.XPATH, "//button[.//*[text()='Browse']]"), "the Browse menu")
+    menu = (browser.find_elements(By.CSS_SELECTOR, "button[aria-label=Browse]")
+            or browser.find_elements(By.XPATH, "//button[.//*[text()='Browse']]"))[0]
+    menu.click()
+    link = _wait(browser, lambda: browser.find_elements(By.XPATH, f"//a[.//*[text()='{NAME}'] or text()='{NAME}']"),
+                 "the dbt docs link under Browse")[0]
+    href = link.get_attribute("href")
+    assert href.endswith(f"/cosmos/{SLUG}/dbt_docs_index.html"), href
+    _shot(browser, "05-browse-menu")
+    browser.get(f"{href}#!/model/model.lakehouse.fact_transactions")
+    # dbt docs is a single-page app: it renders the model from manifest.json and its columns' types from
+    # catalog.json (what `dbt docs generate` read from Trino).
+    _wait(browser, lambda: "fact_transactions" in _text(browser) and "transaction_id" in _text(browser),
+          "the model's page in the dbt docs")
+    browser.get(f"{ui}/cosmos/{SLUG}/catalog.json")
+    catalog = _text(browser)
+    for model in MODELS:
+        assert f"model.lakehouse.{model}" in catalog, model
+    for secret in (settings.pg_password, settings.s3_secret_key, settings.airflow_admin_password):
+        assert secret not in catalog
+    browser.get(f"{href}#!/model/model.lakehouse.fact_transactions")
+    _wait(browser, lambda: "transaction_id" in _text(browser), "the model's page again")
+    _shot(browser, "06-dbt-docs")
+
+
+def test_the_assets_page_shows_a_models_data_quality_on_its_event(runs, browser, ui):
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{ui}/assets")
+    _wait(browser, lambda: browser.find_elements(By.XPATH, "//a[text()='marts.fact_transactions']"), "the model asset")
+    browser.find_element(By.XPATH, "//a[text()='marts.fact_transactions']").click()
+    # The asset's page lists its events; each event's extra is shown with it.
+    shown = _wait(browser, lambda: all(k in _text(browser) for k in ("tests_passed", "rows_added_or_changed", "rows"))
+                  and _text(browser), "the event's metadata on the asset page")
+    assert "tests_failed" in shown
+    _shot(browser, "07-asset-event")

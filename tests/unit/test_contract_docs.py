@@ -72,3 +72,10 @@ def test_null_tokens_and_boolean_spellings_match_the_contract():
     true_part, false_part = booleans.split("→ true", 1)
     assert TICKED.findall(true_part) == list(contract().true_spellings)
     assert TICKED.findall(false_part) == list(contract().false_spellings)
+
+
+def test_formats_and_load_metadata_columns_match_the_contract():
+    formats = re.findall(r"^\| [^|]*\(`(\.[a-z.]+)`\) \|", section("Formats"), flags=re.MULTILINE)
+    assert formats == list(contract().formats)
+    metadata = re.findall(r"^\| `(_[a-z_]+)` \|", section("Raw layer"), flags=re.MULTILINE)
+    assert metadata == list(contract().meta_columns)

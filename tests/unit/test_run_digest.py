@@ -119,3 +119,25 @@ def test_task_summary_leaves_out_the_digest_and_lists_failures():
     assert failed == ["wait_for_transactions"]
     assert task_summary(None, "run_digest") == (None, [])
     assert digest_key("lakehouse_pipeline", RUN_ID) == f"lakehouse_pipeline:{RUN_ID}"
+
+
+def test_the_main_jobs_report_prints_each_runs_digest_as_plain_text(tmp_path):
+    import dataclasses
+
+    from devtools.report import alerts_delivered, digests
+    from include.alerts.messages import anomaly_message
+    from include.settings import get_settings
+
+    settings = dataclasses.replace(get_settings(), home=tmp_path)
+    (tmp_path / "webhook").mkdir()
+    other = {**digest(), "run_id": "manual__2"}
+    received = [anomaly_message("high", [], RUN_ID, RUN_URL, "a"), digest_message(digest(), RUN_URL, "m-1"),
+                digest_message(other, RUN_URL, "m-2")]
+    (tmp_path / "webhook" / "messages.jsonl").write_text("".join(json.dumps({"payload": p}) + "\n" for p in received))
+
+    assert alerts_delivered(settings) == {"anomalies": 1, "digest": 2}, "a digest naming failures is no failure"
+    [lines] = digests(settings, [RUN_ID])
+    assert lines[0] == ":x: Run digest: lakehouse_pipeline (with failures)"
+    assert "Ingestion: 3 files loaded, 1 quarantined, 1 reported · 1,540 rows loaded, 23 rejected" in lines
+    assert f"Open the Airflow run {RUN_ID}" in lines and f"Run {RUN_ID} · digest m-1" in lines
+    assert len(digests(settings)) == 2
