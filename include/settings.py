@@ -170,6 +170,8 @@ class AlertSettings:
     """Slack alerts: how much one message lists, when rejected rows alert, and how hard a message is pushed."""
 
     cap: int = env_field("LAKEHOUSE_ALERT_CAP", 20, _int)
+    # The schema (in TRINO_CATALOG) of the alert ledger, the record of every alert Slack accepted.
+    ledger_schema: str = env_field("LAKEHOUSE_ALERT_LEDGER_SCHEMA", "ops")
     rejected_rows_threshold: int = env_field("LAKEHOUSE_REJECTED_ROWS_THRESHOLD", 0, _int)
     attempts: int = env_field("LAKEHOUSE_ALERT_ATTEMPTS", 5, _int)
     max_retry_after: float = env_field("LAKEHOUSE_ALERT_MAX_RETRY_AFTER", 60.0, _float)

@@ -73,7 +73,8 @@ def alert_anomalies(settings: Settings, dag_id: str, run_id: str) -> dict[str, A
     from include.alerts.anomalies import send_anomaly_alerts
 
     result = send_anomaly_alerts(_trino_cursor(settings), settings.pipeline.slack_conn_id, run_id,
-                                 run_url(dag_id, run_id), cap=settings.alerts.cap, catalog=settings.trino_catalog)
+                                 run_url(dag_id, run_id), cap=settings.alerts.cap, catalog=settings.trino_catalog,
+                                 ledger_schema=settings.alerts.ledger_schema)
     result["parked_notices_sent"] = _deliver_parked(settings)
     return result
 
@@ -91,7 +92,7 @@ def alert_rejects(settings: Settings, dag_id: str, run_id: str) -> dict[str, Any
     result = send_reject_alerts(_trino_cursor(settings), settings.pipeline.slack_conn_id, run_id,
                                 run_url(dag_id, run_id), sources=list(COLUMNS), catalog=settings.trino_catalog,
                                 raw_schema=settings.raw_schema, row_threshold=settings.alerts.rejected_rows_threshold,
-                                cap=settings.alerts.cap)
+                                cap=settings.alerts.cap, ledger_schema=settings.alerts.ledger_schema)
     result["parked_notices_sent"] = _deliver_parked(settings)
     # Counts only: file keys, codes and row numbers are in the Slack message, values nowhere.
     log.info("reject alerts of run %s: %d files, %d row batches (%d rows), %d parked failure notices", run_id,
@@ -121,7 +122,7 @@ def run_digest(settings: Settings, dag_id: str, run_id: str, ti=None) -> dict[st
 
     result = send_run_digest(_trino_cursor(settings), settings.pipeline.slack_conn_id, dag_id, run_id,
                              run_url(dag_id, run_id), sources=list(COLUMNS), catalog=settings.trino_catalog,
-                             raw_schema=settings.raw_schema,
+                             raw_schema=settings.raw_schema, ledger_schema=settings.alerts.ledger_schema,
                              results_dir=run_results_dir(run_id, settings.dbt.results_dir),
                              task_states=_task_states(ti, dag_id, run_id),
                              own_task_id=getattr(ti, "task_id", None))
