@@ -108,6 +108,9 @@ class Settings:
     trino_password: str = field(default_factory=lambda: _env("TRINO_PASSWORD", ""), repr=False)
     trino_catalog: str = field(default_factory=lambda: _env("TRINO_CATALOG", "iceberg"))
     trino_heap: str = field(default_factory=lambda: _env("TRINO_HEAP", "6G"))
+    # Local stack only: 0 runs one Trino node; N runs a coordinator and N workers of TRINO_WORKER_HEAP each.
+    trino_workers: int = field(default_factory=lambda: _int("LAKEHOUSE_TRINO_WORKERS", 0))
+    trino_worker_heap: str = field(default_factory=lambda: _env("TRINO_WORKER_HEAP", "1G"))
     trino_version: str = field(default_factory=lambda: _env("TRINO_VERSION", "476"))
     raw_schema: str = field(default_factory=lambda: _env("RAW_SCHEMA", "lakehouse"))
     # Days before its own that a day's ingest lists for late files (include/ingestion/listing.py).
