@@ -226,6 +226,9 @@ class Settings:
     # The lakehouse's catalog in Trino: every query, the dbt profile and the Assets name it from here.
     trino_catalog: str = env_field("TRINO_CATALOG", "iceberg")
     trino_heap: str = env_field("TRINO_HEAP", "6G")
+    # Local stack only: 0 runs one Trino node; N runs a coordinator and N workers of TRINO_WORKER_HEAP each.
+    trino_workers: int = env_field("LAKEHOUSE_TRINO_WORKERS", 0, _int)
+    trino_worker_heap: str = env_field("TRINO_WORKER_HEAP", "1G")
     trino_version: str = env_field("TRINO_VERSION", "476")
     raw_schema: str = env_field("RAW_SCHEMA", "lakehouse")
     # The catalog's floor for `expire_snapshots` and `remove_orphan_files` (Trino's own default is 7d). A session

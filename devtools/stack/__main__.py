@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 
@@ -18,6 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("up", "down", "status", "reset"):
         cmd = sub.add_parser(name)
         cmd.add_argument("services", nargs="*", help="limit to these services (default: all)")
+        if name == "up":
+            cmd.add_argument("--trino-workers", type=int, metavar="N",
+                             help="run Trino as a coordinator plus N workers (LAKEHOUSE_TRINO_WORKERS)")
     logs = sub.add_parser("logs")
     logs.add_argument("service")
     logs.add_argument("-n", "--lines", type=int, default=50)
@@ -25,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "up":
         ensure_env_file()
+        if args.trino_workers is not None:
+            os.environ["LAKEHOUSE_TRINO_WORKERS"] = str(args.trino_workers)
     settings = get_settings()
     chosen = services(settings, getattr(args, "services", None) or None)
     try:
@@ -54,7 +60,8 @@ def _status(chosen, args, settings) -> int:
         except StackError as exc:
             state = f"unhealthy: {exc.problem} (log: {exc.log})"
         unhealthy += state != "healthy"
-        print(f"{svc.name:<10} port {svc.port:<6} {state}")
+        workers = getattr(svc, "workers", None)
+        print(f"{svc.name:<10} port {svc.port:<6} {state}" + (f" ({svc.summary()})" if workers else ""))
     return 1 if unhealthy else 0
 
 

@@ -1,8 +1,12 @@
-"""Single-node Trino with the lakehouse catalog (TRINO_CATALOG): JDBC catalog on PostgreSQL, warehouse on local S3."""
+"""Trino with the lakehouse catalog (`<TRINO_CATALOG>.properties`: JDBC catalog on PostgreSQL, warehouse on the local
+S3 store): one node, or with LAKEHOUSE_TRINO_WORKERS=N (`up --trino-workers N`) a coordinator that schedules no work
+plus N workers, each its own JVM with its own node dir, on loopback port TRINO_PORT + i. Queries then really run
+distributed."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -33,65 +37,54 @@ JVM_FLAGS = [
 ]
 
 
-class Trino:
-    name = NAME
+def heap_mb(heap: str, port: int) -> int:
+    units = {"G": 1024, "M": 1}
+    value = heap.strip().upper()
+    if not value[:-1].isdigit() or value[-1] not in units:
+        raise StackError(NAME, port, None, f"heap {heap!r}: expected e.g. 6G or 4096M")
+    return int(value[:-1]) * units[value[-1]]
 
-    def __init__(self, settings: Settings):
-        self.s = settings
-        self.port = settings.trino_port
-        self.root = settings.home / "trino"
-        self.etc = self.root / "etc"
-        self.log = settings.home / "logs" / "trino.log"
-        self.pid_file = settings.home / "run" / "trino.pid"
 
-    def _write_config(self) -> None:
-        (self.etc / "catalog").mkdir(parents=True, exist_ok=True)
-        (self.etc / "config.properties").write_text(
-            "coordinator=true\n"
-            "node-scheduler.include-coordinator=true\n"
-            f"http-server.http.port={self.port}\n"
-            f"discovery.uri=http://{self._address()}:{self.port}\n"
-            f"query.max-memory={self._query_memory()}\n"
-            f"query.max-memory-per-node={self._query_memory()}\n"
-            "task.concurrency=2\n"
-            f"catalog.config-dir={self.etc / 'catalog'}\n"
-        )
-        (self.etc / "log.properties").write_text("io.trino=INFO\n")
-        # Secrets stay out of the file: Trino resolves ${ENV:...} from the process environment at start. Owner-only
-        # all the same, since it names the catalog database and its user. The Astro path mounts the same renderer's
-        # output (devtools/stack/trino_catalog.py).
-        catalog = catalog_file(self.etc / "catalog", self.s)
-        fd = os.open(catalog, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(catalog_properties(self.s))
+def write_catalog(settings: Settings, etc: Path) -> None:
+    # Secrets stay out of the file: Trino resolves ${ENV:...} from the process environment at start. Owner-only
+    # all the same, since it names the catalog database and its user. The Astro path mounts the same renderer's
+    # output (devtools/stack/trino_catalog.py).
+    (etc / "catalog").mkdir(parents=True, exist_ok=True)
+    (etc / "log.properties").write_text("io.trino=INFO\n")
+    catalog = catalog_file(etc / "catalog", settings)
+    fd = os.open(catalog, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(catalog_properties(settings))
 
-    def _address(self) -> str:
+
+class _Node:
+    """One Trino JVM: the coordinator or a worker, with its own etc/, data dir, log and pid file."""
+
+    def __init__(self, settings: Settings, name: str, port: int, heap: str, root: Path):
+        self.s, self.name, self.port, self.heap, self.root = settings, name, port, heap, root
+        self.etc = root / "etc"
+        self.log = settings.home / "logs" / f"{name}.log"
+        self.pid_file = settings.home / "run" / f"{name}.pid"
+
+    def address(self) -> str:
         """Where this node is reached: the bind address, or loopback when it binds every interface."""
         return "127.0.0.1" if self.s.bind_host in ("0.0.0.0", "::", "") else self.s.bind_host
 
-    def _query_memory(self) -> str:
-        """Half the heap for queries: Trino keeps 30% as headroom and refuses to start if the two overlap."""
-        heap = self.s.trino_heap.strip().upper()
-        units = {"G": 1024, "M": 1}
-        if not heap[:-1].isdigit() or heap[-1] not in units:
-            raise StackError(NAME, self.port, None, f"TRINO_HEAP={self.s.trino_heap!r}: expected e.g. 6G or 4096M")
-        return f"{int(heap[:-1]) * units[heap[-1]] // 2}MB"
-
-    def _command(self, java: Path, home: Path) -> list[str]:
+    def command(self, java: Path, home: Path) -> list[str]:
         return [
             str(java),
-            f"-Xmx{self.s.trino_heap}",
+            f"-Xmx{self.heap}",
             *JVM_FLAGS,
             "-cp", f"{home / 'lib'}/*",
             f"-Dconfig={self.etc / 'config.properties'}",
             f"-Dlog.levels-file={self.etc / 'log.properties'}",
             "-Dnode.environment=lakehouse",
-            "-Dnode.id=lakehouse-local",
+            f"-Dnode.id=lakehouse-{self.name}",
             f"-Dnode.data-dir={self.root / 'data'}",
             # Jetty binds node.bind-ip (airlift's default is every interface: Trino has no authentication here).
             f"-Dnode.bind-ip={self.s.bind_host}",
-            f"-Dnode.internal-address={self._address()}",
+            f"-Dnode.internal-address={self.address()}",
             f"-Dplugin.dir={home / 'plugin'}",
             "io.trino.server.TrinoServer",
         ]
@@ -99,28 +92,7 @@ class Trino:
     def running(self) -> bool:
         return read_pid(self.pid_file) is not None and port_open(self.s.trino_host, self.port)
 
-    def start(self) -> str:
-        if self.running():
-            self.check()
-            return "already running"
-        if port_open(self.s.trino_host, self.port):
-            raise StackError(NAME, self.port, self.log, "port is already in use by another process; set TRINO_PORT")
-        java = find_java(self.port)
-        home = trino_home(self.s.cache, self.s.trino_version)
-        self._write_config()
-        env = dict(os.environ)
-        env.update(LAKEHOUSE_PG_USER=self.s.pg_user, LAKEHOUSE_PG_PASSWORD=self.s.pg_password,
-                   AWS_ACCESS_KEY_ID=self.s.s3_access_key, AWS_SECRET_ACCESS_KEY=self.s.s3_secret_key,
-                   JAVA_HOME=str(java.parent.parent))
-        pid = spawn(self._command(java, home), self.log, self.pid_file, cwd=self.root, env=env)
-        # Generous: on a busy 2-core machine Trino took over 5 minutes to start (a dead process still ends the wait).
-        ok = wait_until(self._started, 600, alive=lambda: read_pid(self.pid_file) == pid)
-        if not ok:
-            raise StackError(NAME, self.port, self.log, f"did not become ready: {tail(self.log, 8)}")
-        self.check()
-        return "started"
-
-    def _started(self) -> bool:
+    def started(self) -> bool:
         import json
         import urllib.request
 
@@ -129,6 +101,105 @@ class Trino:
                 return not json.load(resp).get("starting", True)
         except OSError:
             return False
+
+    def spawn(self, java: Path, home: Path, env: dict) -> int:
+        if port_open(self.s.trino_host, self.port):
+            raise StackError(self.name, self.port, self.log, "port already in use by another process; set TRINO_PORT")
+        return spawn(self.command(java, home), self.log, self.pid_file, cwd=self.root, env=env)
+
+    def wait(self, pid: int) -> None:
+        # Generous: on a busy 2-core machine Trino took over 5 minutes to start (a dead process still ends the wait).
+        if not wait_until(self.started, 600, alive=lambda: read_pid(self.pid_file) == pid):
+            raise StackError(self.name, self.port, self.log, f"did not become ready: {tail(self.log, 8)}")
+
+
+class Trino:
+    name = NAME
+
+    def __init__(self, settings: Settings):
+        self.s = settings
+        self.port = settings.trino_port
+        self.root = settings.home / "trino"
+        self.coordinator = _Node(settings, NAME, self.port, settings.trino_heap, self.root)
+        self.etc, self.log, self.pid_file = self.coordinator.etc, self.coordinator.log, self.coordinator.pid_file
+        self.workers = [self._worker(i) for i in self._worker_numbers()]
+
+    def _worker(self, i: int) -> _Node:
+        return _Node(self.s, f"trino-worker-{i}", self.port + i, self.s.trino_worker_heap, self.root / f"worker-{i}")
+
+    def _worker_numbers(self) -> list[int]:
+        """The configured workers, or (for status and down without the option) those with a pid file."""
+        if self.s.trino_workers > 0:
+            return list(range(1, self.s.trino_workers + 1))
+        run = self.s.home / "run"
+        found = (re.fullmatch(r"trino-worker-(\d+)\.pid", p.name) for p in run.glob("trino-worker-*.pid"))
+        return sorted(int(m[1]) for m in found if m)
+
+    def _write_config(self) -> None:
+        workers = len(self.workers)
+        own = heap_mb(self.s.trino_heap, self.port) // 2
+        # Half of each heap for queries: Trino keeps 30% as headroom and refuses to start if the two overlap.
+        per_worker = heap_mb(self.s.trino_worker_heap, self.port) // 2 if workers else own
+        write_catalog(self.s, self.etc)
+        (self.etc / "config.properties").write_text(
+            "coordinator=true\n"
+            f"node-scheduler.include-coordinator={'false' if workers else 'true'}\n"
+            f"http-server.http.port={self.port}\n"
+            f"discovery.uri=http://{self.coordinator.address()}:{self.port}\n"
+            f"query.max-memory={per_worker * max(workers, 1)}MB\n"
+            f"query.max-memory-per-node={own}MB\n"
+            "task.concurrency=2\n"
+            f"catalog.config-dir={self.etc / 'catalog'}\n"
+        )
+        for worker in self.workers:
+            write_catalog(self.s, worker.etc)
+            (worker.etc / "config.properties").write_text(
+                "coordinator=false\n"
+                f"http-server.http.port={worker.port}\n"
+                f"discovery.uri=http://{self.coordinator.address()}:{self.port}\n"
+                f"query.max-memory-per-node={per_worker}MB\n"
+                "task.concurrency=2\n"
+                f"catalog.config-dir={worker.etc / 'catalog'}\n"
+            )
+
+    def running(self) -> bool:
+        return self.coordinator.running()
+
+    def start(self) -> str:
+        if self.running():
+            self.check()
+            return "already running"
+        java = find_java(self.port)
+        home = trino_home(self.s.cache, self.s.trino_version)
+        self._write_config()
+        env = dict(os.environ)
+        env.update(LAKEHOUSE_PG_USER=self.s.pg_user, LAKEHOUSE_PG_PASSWORD=self.s.pg_password,
+                   AWS_ACCESS_KEY_ID=self.s.s3_access_key, AWS_SECRET_ACCESS_KEY=self.s.s3_secret_key,
+                   JAVA_HOME=str(java.parent.parent))
+        # All JVMs start at once: on two cores their start-ups overlap instead of adding up.
+        nodes = [self.coordinator, *(w for w in self.workers if not w.running())]
+        pids = [(node, node.spawn(java, home, env)) for node in nodes]
+        for node, pid in pids:
+            node.wait(pid)
+        if self.workers and not wait_until(lambda: self.active_workers() == len(self.workers), 300):
+            raise StackError(NAME, self.port, self.log, f"{self.active_workers()} of {len(self.workers)} workers "
+                                                        "joined the coordinator")
+        self.check()
+        return f"started ({self.summary()})" if self.workers else "started"
+
+    def summary(self) -> str:
+        return f"coordinator + {len(self.workers)} worker(s) on ports " + ", ".join(str(w.port) for w in self.workers)
+
+    def active_workers(self) -> int:
+        """Workers the coordinator sees as active (0 while it cannot answer yet)."""
+        from include.settings import trino_connection
+
+        try:
+            cur = trino_connection(self.s).cursor()
+            cur.execute("select count(*) from system.runtime.nodes where coordinator = false and state = 'active'")
+            return cur.fetchall()[0][0]
+        except Exception:  # noqa: BLE001 - not answering yet counts as none
+            return 0
 
     def check(self) -> None:
         from trino.exceptions import TrinoQueryError
@@ -146,12 +217,17 @@ class Trino:
             raise StackError(NAME, self.port, self.log, f"not answering SQL: {exc}") from None
 
     def stop(self) -> bool:
-        return stop_pid(self.pid_file, timeout=60)
+        stopped = [stop_pid(w.pid_file, timeout=60) for w in self.workers]
+        return stop_pid(self.pid_file, timeout=60) or any(stopped)
 
     def status(self) -> str:
         if not self.running():
             return "stopped"
         self.check()
+        down = [w.name for w in self.workers if not w.running()]
+        if down or (self.workers and self.active_workers() != len(self.workers)):
+            problem = f"{', '.join(down) or 'a worker'} not running or not joined"
+            raise StackError(NAME, self.port, self.log, problem)
         return "healthy"
 
     def reset(self) -> None:

@@ -96,12 +96,17 @@ def _node_name(unique_id: str) -> str:
 
 
 def dbt_counts(run_dir: Path | None) -> dict | None:
-    """Test and model statuses of one run from its saved run_results (include/pipeline/dbt_results.py): the latest
-    result of each node wins, so a test retried after a failure counts once, as it ended. None when none saved."""
+    """Test and model statuses of one run from the files include/pipeline/dbt_results.py saved, oldest first."""
     files = sorted(run_dir.glob("*.json"), key=lambda p: (p.stat().st_mtime, p.name)) if run_dir else []
+    return dbt_counts_from(json.loads(path.read_text()).get("results", []) for path in files)
+
+
+def dbt_counts_from(invocations: Iterable[list[dict] | None]) -> dict | None:
+    """Test and model statuses from dbt invocations' results in the order they ran: the latest result of each node
+    wins, so a test retried after a failure counts once, as it ended. None when there are none."""
     latest: dict[str, str] = {}
-    for path in files:
-        for result in json.loads(path.read_text()).get("results", []):
+    for results in invocations:
+        for result in results or []:
             latest[result["unique_id"]] = result["status"]
     if not latest:
         return None
@@ -132,8 +137,10 @@ def task_summary(states: dict[str, str | None] | None, own_task_id: str | None) 
 
 def gather(cur, dag_id: str, run_id: str, *, sources: Iterable[str], catalog: str, raw_schema: str,
            staging_schema: str, ledger: str, anomaly_table: str, results_dir: Path | None = None,
-           task_states: dict | None = None, own_task_id: str | None = None) -> dict:
-    """Every fact of the digest; a table not created yet counts as nothing, and is named as unavailable."""
+           task_states: dict | None = None, own_task_id: str | None = None,
+           dbt_results: Iterable[list[dict] | None] = ()) -> dict:
+    """Every fact of the digest; a table not created yet counts as nothing, and is named as unavailable.
+    dbt's results come from `results_dir`, else from `dbt_results` (the dbt tasks' XCom, in the order they ran)."""
     sources = [check_identifier(s) for s in sources]
     models = {s: (check_identifier(staging_schema), f"stg_{s}_rejected") for s in sources}
     anomaly_schema, anomaly_name = anomaly_table.split(".")[-2:]
@@ -156,15 +163,16 @@ def gather(cur, dag_id: str, run_id: str, *, sources: Iterable[str], catalog: st
     else:
         unavailable.append(anomaly_name)
     tasks, failed_tasks = task_summary(task_states, own_task_id)
-    return {"dag_id": dag_id, "run_id": run_id, "sources": counts, "dbt": dbt_counts(results_dir),
-            "anomalies": anomalies, "tasks": tasks, "failed_tasks": failed_tasks, "unavailable": unavailable}
+    dbt = dbt_counts(results_dir) or dbt_counts_from(dbt_results)
+    return {"dag_id": dag_id, "run_id": run_id, "sources": counts, "dbt": dbt, "anomalies": anomalies,
+            "tasks": tasks, "failed_tasks": failed_tasks, "unavailable": unavailable}
 
 
 def send_run_digest(trino_cursor, slack_conn_id: str, dag_id: str, run_id: str, run_url: str, *,
                     sources: Iterable[str], catalog: str, raw_schema: str, staging_schema: str = "staging",
                     ledger_schema: str = "ops", anomaly_table: str | None = None,
                     results_dir: Path | None = None, task_states: dict | None = None,
-                    own_task_id: str | None = None) -> dict:
+                    own_task_id: str | None = None, dbt_results: Iterable[list[dict] | None] = ()) -> dict:
     """Send the run's digest unless the alert ledger says it went out already; record it once Slack accepted it.
 
     Every table is in `catalog` (the settings' TRINO_CATALOG). Raises AlertDeliveryError when the webhook does not
@@ -180,7 +188,7 @@ def send_run_digest(trino_cursor, slack_conn_id: str, dag_id: str, run_id: str, 
                     raw_schema=check_identifier(raw_schema),
                     staging_schema=staging_schema, ledger=ledger,
                     anomaly_table=anomaly_table or anomaly_table_name(catalog), results_dir=results_dir,
-                    task_states=task_states, own_task_id=own_task_id)
+                    task_states=task_states, own_task_id=own_task_id, dbt_results=dbt_results)
     message_id = str(uuid.uuid4())
     row = {"alert_key": key, "severity": SEVERITY, "dag_run_id": run_id, "message_id": message_id}
     deliver(cur, slack_hook(slack_conn_id), digest_message(digest, run_url, message_id), KIND, [row], ledger_schema,

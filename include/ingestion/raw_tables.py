@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Iterable, Iterator
+from datetime import date, datetime, timezone
 
 import pyarrow as pa
 
@@ -50,11 +51,44 @@ def iceberg_schema(source: str):
 TABLE_PROPERTIES = {"write.parquet.compression-codec": "zstd", "commit.retry.num-retries": "0"}
 
 
+# Raw tables are partitioned by the day of `_ingested_at`: one landing file is one ingestion instant, so each load
+# writes one partition, and incremental models that read "rows ingested since" prune whole days.
+PARTITION_FIELD = "_ingested_at_day"
+
+
+def partition_spec(schema):
+    from pyiceberg.partitioning import PartitionField, PartitionSpec
+    from pyiceberg.transforms import DayTransform
+
+    source_id = schema.find_field("_ingested_at").field_id
+    return PartitionSpec(PartitionField(source_id=source_id, field_id=1000, transform=DayTransform(),
+                                        name=PARTITION_FIELD))
+
+
 def ensure_table(cat, namespace: str, source: str):
-    return ensure_iceberg_table(cat, (namespace, source), iceberg_schema(source), TABLE_PROPERTIES)
+    schema = iceberg_schema(source)
+    table = ensure_iceberg_table(cat, (namespace, source), schema, TABLE_PROPERTIES, partition_spec(schema))
+    return partition_by_ingest_day(table)
 
 
-def ensure_iceberg_table(cat, identifier: tuple[str, str], schema, properties: dict[str, str]):
+def partition_by_ingest_day(table):
+    """Give a table created unpartitioned (before partitioning) the day spec: metadata only. Its old data files
+    keep their spec and are read as before; new ones are written partitioned. Racing loaders: the loser re-reads."""
+    from pyiceberg.exceptions import CommitFailedException
+    from pyiceberg.transforms import DayTransform
+
+    for _ in range(3):
+        if any(f.name == PARTITION_FIELD for f in table.spec().fields):
+            return table
+        try:
+            with table.update_spec() as update:
+                update.add_field("_ingested_at", DayTransform(), PARTITION_FIELD)
+        except CommitFailedException:
+            table = table.refresh()
+    return table
+
+
+def ensure_iceberg_table(cat, identifier: tuple[str, str], schema, properties: dict[str, str], spec=None):
     """Load the table, creating it (and its namespace) if missing; racing creators both end up with it."""
     from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError, TableAlreadyExistsError
 
@@ -74,11 +108,12 @@ def ensure_iceberg_table(cat, identifier: tuple[str, str], schema, properties: d
         if not isinstance(exc, NamespaceAlreadyExistsError) and not cat.namespace_exists(identifier[0]):
             raise
     try:
-        return cat.create_table(identifier, schema=schema, properties=properties)
+        extra = {"partition_spec": spec} if spec is not None else {}
+        return cat.create_table(identifier, schema=schema, properties=properties, **extra)
     except Exception as exc:  # noqa: BLE001
         if not isinstance(exc, TableAlreadyExistsError) and not cat.table_exists(identifier):
             raise
-        return ensure_iceberg_table(cat, identifier, schema, properties)
+        return ensure_iceberg_table(cat, identifier, schema, properties, spec)
 
 
 def add_extra_columns(table, names: list[str]):
@@ -106,8 +141,12 @@ def conform(data: pa.RecordBatch, arrow_schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, schema=arrow_schema)
 
 
-def write_data_files(table, batches: Iterable[pa.RecordBatch], target_bytes: int | None = None) -> list:
+def write_data_files(table, batches: Iterable[pa.RecordBatch], target_bytes: int | None = None,
+                     ingested_at: datetime | None = None) -> list:
     """Write conformed batches as Parquet data files of the table, one file per `target_bytes` of Arrow data.
+
+    Every row of one landing file carries the same `ingested_at`, so all its data files go to that day's partition
+    (for a table still unpartitioned, or with no `ingested_at`, no partition).
 
     pyiceberg's own streaming append hands every chunk to a thread pool at once (so a big file is held whole).
     Here one chunk is written in the background while the next is read: at most two chunks in memory, and both
@@ -122,9 +161,11 @@ def write_data_files(table, batches: Iterable[pa.RecordBatch], target_bytes: int
     task_schema = pyarrow_to_schema(table.schema().as_arrow(), name_mapping=metadata.schema().name_mapping,
                                     format_version=metadata.format_version)
     write_uuid, counter = uuid.uuid4(), itertools.count()
+    key = partition_key(table, ingested_at) if ingested_at is not None else None
 
     def write(chunk: list[pa.RecordBatch]) -> list:
-        task = WriteTask(write_uuid=write_uuid, task_id=next(counter), schema=task_schema, record_batches=chunk)
+        task = WriteTask(write_uuid=write_uuid, task_id=next(counter), schema=task_schema, record_batches=chunk,
+                         partition_key=key)
         return list(write_file(table.io, metadata, iter([task])))
 
     files: list = []
@@ -144,6 +185,20 @@ def write_data_files(table, batches: Iterable[pa.RecordBatch], target_bytes: int
             delete_data_files(table, files)
             raise
     return files
+
+
+def partition_key(table, ingested_at: datetime):
+    """The partition every row ingested at `ingested_at` belongs to, under the table's current spec."""
+    from pyiceberg.partitioning import PartitionFieldValue, PartitionKey
+
+    spec = table.spec()
+    if not spec.fields:
+        return None
+    if [f.name for f in spec.fields] != [PARTITION_FIELD]:
+        raise RuntimeError(f"{table.name()}: unexpected partition spec {spec}; only {PARTITION_FIELD} is written")
+    day = (ingested_at.astimezone(timezone.utc).date() - date(1970, 1, 1)).days
+    return PartitionKey(field_values=[PartitionFieldValue(spec.fields[0], day)], partition_spec=spec,
+                        schema=table.schema())
 
 
 def _chunks(batches: Iterable[pa.RecordBatch], target_bytes: int):

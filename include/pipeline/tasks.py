@@ -111,6 +111,17 @@ def _task_states(ti, dag_id: str, run_id: str) -> dict[str, str | None] | None:
         return None
 
 
+def _dbt_xcom_results(ti) -> list:
+    """The node results each dbt task pushed (include/pipeline/dbt_results.py), the producer's build first and the
+    tasks that ran dbt alone after it: where no results folder is shared (Astro, Kubernetes), XCom holds them."""
+    from include.pipeline.asset_metadata import RESULTS_XCOM_KEY
+
+    if ti is None:
+        return []
+    ids = sorted((t for t in ti.task.dag.task_ids if t.startswith("dbt.")), key=lambda t: "producer" not in t)
+    return ti.xcom_pull(task_ids=ids, key=RESULTS_XCOM_KEY) if ids else []
+
+
 def run_digest(settings: Settings, dag_id: str, run_id: str, ti=None) -> dict[str, Any]:
     """Send the run's one digest (files, rows, dbt tests, anomalies, tasks, link) unless it went out already.
 
@@ -120,12 +131,13 @@ def run_digest(settings: Settings, dag_id: str, run_id: str, ti=None) -> dict[st
     from include.alerts.digest import run_results_dir, send_run_digest
     from include.ingestion.contract import COLUMNS
 
+    results_dir = run_results_dir(run_id, settings.dbt.results_dir)
     result = send_run_digest(_trino_cursor(settings), settings.pipeline.slack_conn_id, dag_id, run_id,
                              run_url(dag_id, run_id), sources=list(COLUMNS), catalog=settings.trino_catalog,
                              raw_schema=settings.raw_schema, ledger_schema=settings.alerts.ledger_schema,
-                             results_dir=run_results_dir(run_id, settings.dbt.results_dir),
-                             task_states=_task_states(ti, dag_id, run_id),
-                             own_task_id=getattr(ti, "task_id", None))
+                             results_dir=results_dir, task_states=_task_states(ti, dag_id, run_id),
+                             own_task_id=getattr(ti, "task_id", None),
+                             dbt_results=() if results_dir else _dbt_xcom_results(ti))
     log.info("digest of run %s: %s", run_id, "sent" if result["sent"] else "already sent, not sent again")
     return {"sent": result["sent"]}
 

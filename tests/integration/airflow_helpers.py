@@ -60,7 +60,7 @@ def delete_runs(api: AirflowApi, days: list[date]) -> None:
     """Forget earlier runs of these days, so the backfill runs each of them again from scratch.
 
     A session interrupted mid-backfill leaves a backfill open and runs going: cancel the one, fail the others (the
-    API deletes only finished runs), then delete.
+    API deletes only finished runs), wait for their digests, then delete.
     """
     for old in api.get("/api/v2/backfills", dag_id=DAG_ID, limit=100)["backfills"]:
         if not old["completed_at"]:
@@ -78,6 +78,10 @@ def delete_runs(api: AirflowApi, days: list[date]) -> None:
                 if exc.status != 500 or attempt == 4:
                     raise
                 time.sleep(3)
+        # A run marked failed still runs its teardown (the run digest) and ends only then.
+        deadline = time.monotonic() + 600
+        while api.get(path)["state"] not in ("success", "failed") and time.monotonic() < deadline:
+            time.sleep(3)
         api.delete(path)
 
 

@@ -25,7 +25,7 @@ from devtools.stack.process import port_open
 from include.alerts.anomalies import send_anomaly_alerts
 from include.alerts.delivery import RetryPolicy
 from include.alerts.failure import deliver_parked_notices, failure_notifier
-from include.alerts.ledger import AlertDeliveryError, literal
+from include.alerts.ledger import AlertDeliveryError, ensure_ledger, literal, record_sent
 from include.alerts.outbox import S3Outbox
 from include.alerts.rejects import send_reject_alerts
 from include.settings import trino_connection
@@ -488,12 +488,12 @@ def test_a_failure_notice_waits_in_the_outbox_while_the_webhook_is_down_and_is_d
 
 # --- The run digest: one summary per run, from the ledgers, sent once -----------------------------------------------
 
-def add_loads(lake, run_id: str, *entries: tuple[str, str, int]) -> None:
-    """Ingest-ledger rows the loader writes under `run_id` as batch id: (landing key, status, rows loaded)."""
+def add_loads(lake, *entries: tuple[str, str, str, int]) -> None:
+    """Ingest-ledger rows as the loader writes them, its run id as batch id: (run id, landing key, status, rows)."""
     values = ", ".join(
         f"({literal(key)}, 'e1', {literal(status)}, {literal(key.split('/')[0])}, null, "
         f"{literal(None if status == 'loaded' else 'bad_header')}, {literal(f'cell {EMAIL}')}, {rows}, null, null, "
-        f"{literal(run_id)}, current_timestamp(6))" for key, status, rows in entries)
+        f"{literal(run_id)}, current_timestamp(6))" for run_id, key, status, rows in entries)
     query(lake.cur, f"insert into {lake.prefix}.ingest_ledger values {values}")
 
 
@@ -511,19 +511,20 @@ def send_digest(lake, slack_conn, run_id: str, results_dir) -> dict:
 def test_the_run_digest_goes_out_once_per_run_across_retries_with_this_runs_counts(lake, receiver, slack_conn,
                                                                                     tmp_path):
     create_reject_tables(lake)
-    add_loads(lake, "run_0", ("transactions/dt=2024-04-30/old.csv", "loaded", 999))
-    add_loads(lake, "run_1", ("transactions/dt=2024-05-01/a.csv", "loaded", 100),
-              ("transactions/dt=2024-05-01/b.csv", "loaded", 50), ("transactions/dt=2024-05-01/bad.csv",
-                                                                   "quarantined", 0),
-              ("clients/dt=2024-05-01/clients.csv", "loaded", 10))
+    add_loads(lake, ("run_0", "transactions/dt=2024-04-30/old.csv", "loaded", 999),
+              ("run_1", "transactions/dt=2024-05-01/a.csv", "loaded", 100),
+              ("run_1", "transactions/dt=2024-05-01/b.csv", "loaded", 50),
+              ("run_1", "transactions/dt=2024-05-01/bad.csv", "quarantined", 0),
+              ("run_1", "clients/dt=2024-05-01/clients.csv", "loaded", 10))
     add_rejected(lake, "transactions", DAY1, "run_1", [(2, "unknown_currency", "currency"),
                                                        (5, "implausible_timestamp", "executed_at")])
     add_rejected(lake, "transactions", LATE, "run_0", [(7, "unknown_currency", "currency")])
-    add_anomalies(lake, [("a0", "high", "oversell")])
-    send_anomalies(lake, slack_conn, run_id="run_0")  # an earlier run's anomaly: not new in run_1
-    add_anomalies(lake, [("a1", "critical", "amount_outlier"), ("a2", "low", "velocity_burst")])
-    send_anomalies(lake, slack_conn, run_id="run_1")
-    add_anomalies(lake, [("a3", "low", "velocity_burst")])  # detected, its alert not sent yet: still new
+    add_anomalies(lake, [("a0", "high", "oversell"), ("a1", "critical", "amount_outlier"),
+                         ("a2", "low", "velocity_burst"), ("a3", "low", "velocity_burst")])
+    # a0 was alerted by an earlier run (not new in run_1), a1 and a2 by run_1; a3's alert has not gone out yet.
+    ensure_ledger(lake.cur, lake.schema, lake.catalog)
+    record_sent(lake.cur, "anomaly", [{"alert_key": key, "dag_run_id": run} for key, run in
+                                      (("a0", "run_0"), ("a1", "run_1"), ("a2", "run_1"))], lake.schema, lake.catalog)
     (tmp_path / "dbt" / "run_1").mkdir(parents=True)
     (tmp_path / "dbt" / "run_1" / "dbt.dbt_producer_watcher.json").write_text(json.dumps({"results": [
         {"unique_id": "model.lakehouse.stg_transactions", "status": "success"},

@@ -141,3 +141,28 @@ def test_the_main_jobs_report_prints_each_runs_digest_as_plain_text(tmp_path):
     assert "Ingestion: 3 files loaded, 1 quarantined, 1 reported · 1,540 rows loaded, 23 rejected" in lines
     assert f"Open the Airflow run {RUN_ID}" in lines and f"Run {RUN_ID} · digest m-1" in lines
     assert len(digests(settings)) == 2
+
+
+def test_without_a_results_folder_the_digest_reads_dbt_results_from_xcom_producer_first():
+    from types import SimpleNamespace
+
+    from include.alerts.digest import dbt_counts_from
+    from include.pipeline.tasks import _dbt_xcom_results
+
+    pushed = {"dbt.dbt_producer_watcher": [{"unique_id": "test.lakehouse.t.1", "status": "fail"}],
+              "dbt.stg_assets_test": [{"unique_id": "test.lakehouse.t.1", "status": "pass"}],
+              "dbt.stg_assets_run": None}
+    pulled = []
+
+    def xcom_pull(task_ids, key):
+        pulled.append(list(task_ids))
+        return [pushed[t] for t in task_ids]
+
+    dag = SimpleNamespace(task_ids=["dbt.stg_assets_run", "dbt.dbt_producer_watcher", "dbt.stg_assets_test",
+                                    "ingest_assets", "run_digest"])
+    ti = SimpleNamespace(task=SimpleNamespace(dag=dag), xcom_pull=xcom_pull)
+    results = _dbt_xcom_results(ti)
+    assert pulled[0][0] == "dbt.dbt_producer_watcher" and "ingest_assets" not in pulled[0]
+    # The test failed in the producer's build, then its task ran it alone and it passed.
+    assert dbt_counts_from(results) == {"tests": {"pass": 1}, "models": {}, "failed": []}
+    assert _dbt_xcom_results(None) == [] and dbt_counts_from([]) is None
