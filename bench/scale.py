@@ -1,6 +1,6 @@
 """How the pipeline's cost grows with the data: N generated transactions over D days, loaded and built.
 
-    python bench/scale.py --transactions 1000000 --days 10 [--seed 3] [--keep]
+    python bench/scale.py --transactions 1000000 --days 10 [--seed 3] [--keep] [--no-dbt]
 
 Needs a stack (`python -m devtools.stack up postgres s3proxy trino`; point LAKEHOUSE_ENV_FILE at a second stack
 so the shared one is left alone). Everything goes to fresh buckets, a fresh raw schema and dbt schemas with their
@@ -166,33 +166,45 @@ def measure(args, settings, base, env, s3, tag: str) -> dict:
     sink = HoldBack(s3, settings.landing_bucket, last)
     t0 = time.perf_counter()
     write(cfg, sink, None)
-    r = {"generate_s": round(time.perf_counter() - t0, 1)}
-    r["download_s"], r["landing_bytes"] = download_all(s3, settings.landing_bucket)
+    r: dict = {}
+    note(r, generate_s=round(time.perf_counter() - t0, 1))
+    download_s, landing_bytes = download_all(s3, settings.landing_bucket)
+    note(r, download_s=round(download_s, 1), landing_bytes=landing_bytes)
     load_s, load_rss, done = run_measured([sys.executable, "-m", "include.ingestion", "load", "--json"], env)
     _check(done, "load")
     report = json.loads(done.stdout)
-    r.update(load_s=round(load_s, 1), load_rows=report["rows_loaded"], load_rss_mib=load_rss // 1024,
-             load_rows_per_s=round(report["rows_loaded"] / load_s))
+    note(r, load_s=round(load_s, 1), load_rows=report["rows_loaded"], load_rss_mib=load_rss // 1024,
+         load_rows_per_s=round(report["rows_loaded"] / load_s), load_costs=report.get("costs"))
     dbt = [str(Path(sys.executable).parent / "dbt"), "build", "--project-dir", str(DBT_DIR), "--profiles-dir",
            str(DBT_DIR), "--vars", json.dumps({"raw_schema": settings.raw_schema, "schema_suffix": f"_scale_{tag}"})]
     dbt_env = {**env, "DBT_TARGET_PATH": f"/tmp/scale-{tag}/target", "DBT_LOG_PATH": f"/tmp/scale-{tag}/logs"}
     with TrinoPeak(settings) as peak:
-        full_s, full_rss, done = run_measured(dbt, dbt_env)
-        _check(done, "full dbt build")
+        if args.dbt:
+            full_s, full_rss, done = run_measured(dbt, dbt_env)
+            _check(done, "full dbt build")
+            note(r, full_build_s=round(full_s, 1), full_build_rss_mib=full_rss // 1024, load_average=_load())
         sink.release()
         day_load_s, _, done = run_measured([sys.executable, "-m", "include.ingestion", "load", "--json",
                                             "--up-to", last], env)
         _check(done, "day load")
-        day_rows = json.loads(done.stdout)["rows_loaded"]
-        inc_s, inc_rss, done = run_measured(dbt, dbt_env)
-        _check(done, "incremental dbt build")
-    r.update(full_build_s=round(full_s, 1), full_build_rss_mib=full_rss // 1024, day_rows=day_rows,
-             day_load_s=round(day_load_s, 1), incremental_build_s=round(inc_s, 1),
-             incremental_rss_mib=inc_rss // 1024, incremental_over_full=round(inc_s / full_s, 3),
-             trino_peak_query_memory_mib=peak.peak >> 20, trino_heap=base.trino_heap,
-             trino_coordinator_peak_rss_mib=(trino_rss_kib(base) or 0) // 1024,
-             warehouse_bytes=bucket_bytes(s3, settings.warehouse_bucket, tag))
+        day = json.loads(done.stdout)
+        note(r, day_rows=day["rows_loaded"], day_load_s=round(day_load_s, 1), day_load_costs=day.get("costs"))
+        if args.dbt:
+            inc_s, inc_rss, done = run_measured(dbt, dbt_env)
+            _check(done, "incremental dbt build")
+            note(r, incremental_build_s=round(inc_s, 1), incremental_rss_mib=inc_rss // 1024,
+                 incremental_over_full=round(inc_s / full_s, 3))
+    note(r, trino_peak_query_memory_mib=peak.peak >> 20, trino_heap=base.trino_heap,
+         trino_coordinator_peak_rss_mib=(trino_rss_kib(base) or 0) // 1024,
+         warehouse_bytes=bucket_bytes(s3, settings.warehouse_bucket, tag))
     return r
+
+
+def note(r: dict, **figures) -> None:
+    """Record figures and print them at once: a run cut short still leaves what it measured."""
+    r.update(figures)
+    for name, value in figures.items():
+        print(f"  {name:<32} {value}", flush=True)
 
 
 def _check(done: subprocess.CompletedProcess, what: str) -> None:
@@ -220,6 +232,7 @@ def parse_args(argv):
     parser.add_argument("--start", default="2026-08-01")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="leave the buckets and schemas for inspection")
+    parser.add_argument("--no-dbt", dest="dbt", action="store_false", help="generate and load only (no dbt builds)")
     return parser.parse_args(argv)
 
 
