@@ -118,7 +118,7 @@ def test_trino_binds_loopback_and_sets_the_retention_floor(tmp_path, monkeypatch
     monkeypatch.setenv("LAKEHOUSE_ICEBERG_MIN_RETENTION", "3d")
     monkeypatch.setenv("TRINO_CATALOG", "lake_alt")  # Trino names a catalog after its file
     trino = Trino(Settings(home=tmp_path))
-    assert "-Dnode.bind-ip=127.0.0.1" in trino._command(Path("java"), Path("trino"))
+    assert "-Dnode.bind-ip=127.0.0.1" in trino.coordinator.command(Path("java"), Path("trino"))
     trino._write_config()
     assert [p.name for p in (tmp_path / "trino" / "etc" / "catalog").iterdir()] == ["lake_alt.properties"]
     catalog = tmp_path / "trino" / "etc" / "catalog" / "lake_alt.properties"
