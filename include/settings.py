@@ -1,6 +1,9 @@
-"""Every endpoint and credential the project uses, read from the environment (and `.env`) in one place.
+"""Every setting the project uses, as one typed object read from the environment (and `.env`) in one place.
 
-Local defaults point at the loopback stack that `python -m devtools.stack up` starts. Production
+`Settings` holds the endpoints and credentials, and sections for the DAGs (`pipeline`), dbt (`dbt`), the alerts
+(`alerts`) and the loader (`ingest`). Build it with `get_settings()` once per DAG parse or task and pass it on; no
+other module reads the environment (tests/unit/test_settings.py). Local defaults point at the loopback stack that
+`python -m devtools.stack up` starts. Production
 (AWS S3, a Glue or REST Iceberg catalog, Starburst Galaxy) is reached by setting the same variables:
 see `.env.example` and `docs/deploy.md`.
 """
