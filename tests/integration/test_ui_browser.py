@@ -182,13 +182,18 @@ def test_browse_links_the_dbt_docs_with_the_projects_models_and_catalog(runs, br
 
 
 def test_the_assets_page_shows_a_models_data_quality_on_its_event(runs, browser, ui):
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
     browser.get(f"{ui}/assets")
     _wait(browser, lambda: browser.find_elements(By.XPATH, "//a[text()='marts.fact_transactions']"), "the model asset")
     browser.find_element(By.XPATH, "//a[text()='marts.fact_transactions']").click()
-    # The asset's page lists its events; each event's extra is shown with it.
-    shown = _wait(browser, lambda: all(k in _text(browser) for k in ("tests_passed", "rows_added_or_changed", "rows"))
-                  and _text(browser), "the event's metadata on the asset page")
-    assert "tests_failed" in shown
+    # The asset's page lists its events, each with its `extra` in a folded JSON editor: unfold it as a user would.
+    folds = _wait(browser, lambda: browser.find_elements(By.CSS_SELECTOR, ".codicon-folding-collapsed"),
+                  "the asset's events")
+    ActionChains(browser).move_to_element(folds[0]).click().perform()
+    _wait(browser, lambda: "tests_passed" in _text(browser), "the event's metadata on the asset page")
+    text = _text(browser)
+    for key in ('"rows":', '"rows_added_or_changed":', '"tests_failed": 0'):
+        assert key in text, key
     _shot(browser, "07-asset-event")
