@@ -10,7 +10,8 @@ ingests its files and alerts its anomalies. In one script run it measures:
   (c) latency from t0 until the run's anomaly alert reaches the local receiver (messages.jsonl).
   (a) one `dbt build` of the whole project on the same data and stack, with the DAG's dbt threads; then, with
       --threads, one more `dbt build` per thread count to tune LAKEHOUSE_DBT_THREADS.
-Prints each figure, the run's per-stage times, (b)/(a) against the goal of 1.3, and the machine's load.
+Prints each figure, the run's per-stage times, (b)/(a) against the goal of 1.3, the CPU seconds of the dbt
+process and of the stack's Airflow processes during the run (load-independent, unlike the times), and the load.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -75,7 +77,8 @@ def first_anomaly_alert(settings, run_id: str, since: int) -> float | None:
         for line in f:
             record = json.loads(line)
             text = json.dumps(record["payload"])
-            if "anomal" in text and run_id in text:
+            # The run's digest counts anomalies too: it is not the alert.
+            if "anomal" in text and run_id in text and not record["payload"].get("text", "").startswith("Run digest"):
                 return _ts(record["received_at"])
     return None
 
@@ -87,32 +90,68 @@ def scheduled_run(settings, day: date, files: list[Path], root: Path) -> dict:
     upload(settings, [p for p in files if p not in late], root)
     messages = settings.home / "webhook" / "messages.jsonl"
     since = messages.stat().st_size if messages.exists() else 0
+    cpu0 = airflow_cpu_seconds(settings)
     run_id = backfill_day(api, day)
     wait_for_task(api, run_id, "wait_for_transactions", {"deferred"})
     upload(settings, late, root)
     t0 = time.time()
     run = wait_for_run(api, run_id, timeout=3600)
+    cpu1 = airflow_cpu_seconds(settings)
     alert = None
     for _ in range(30):
         alert = first_anomaly_alert(settings, run_id, since)
         if alert:
             break
         time.sleep(1)
-    return {"run": run, "t0": t0, "alert": alert, "tasks": {t["task_id"]: t for t in task_instances(api, run_id)}}
+    return {"run": run, "t0": t0, "alert": alert, "tasks": {t["task_id"]: t for t in task_instances(api, run_id)},
+            "cpu": {role: cpu1.get(role, 0.0) - cpu0.get(role, 0.0) for role in cpu1}}
 
 
-def dbt_build(settings, threads: int) -> float:
+def airflow_cpu_seconds(settings) -> dict[str, float]:
+    """CPU seconds used so far by this stack's Airflow processes, by role (Linux /proc; needs the same user).
+
+    A LocalExecutor worker's figure includes its finished task processes (reaped children), so the difference
+    across a run is what the run's tasks cost, whatever else the machine was doing. Processes are this stack's when
+    their environment names its AIRFLOW_HOME, or their parent's does (workers retitle themselves, which hides theirs).
+    """
+    home = b"AIRFLOW_HOME=" + str(settings.home / "airflow").encode() + b"\0"
+    tick = os.sysconf("SC_CLK_TCK")
+    procs: dict[int, tuple[int, str, float, bool]] = {}
+    for proc in Path("/proc").iterdir():
+        try:
+            if not proc.name.isdigit():
+                continue
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            ours = home in (proc / "environ").read_bytes()
+        except OSError:
+            continue  # gone, or not ours to read
+        # After the command name: ppid is field 2, utime, stime, cutime, cstime are 12-15.
+        procs[int(proc.name)] = (int(fields[1]), cmd, sum(int(x) for x in fields[11:15]) / tick, ours)
+    totals: dict[str, float] = {}
+    for ppid, cmd, cpu, ours in procs.values():
+        if ours or procs.get(ppid, (0, "", 0.0, False))[3]:
+            role = next((r for r in ("worker", "triggerer", "scheduler", "dag-processor", "api_server") if r in cmd),
+                        "other")
+            totals[role] = totals.get(role, 0.0) + cpu
+    return totals
+
+
+def dbt_build(settings, threads: int) -> tuple[float, float]:
+    """Wall and CPU seconds of one `dbt build` (the dbt process only: Trino's work is in neither figure's CPU)."""
     env = {**os.environ, **airflow_env(settings), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
     cmd = [str(Path(sys.executable).parent / "dbt"), "build", "--project-dir", str(settings.dbt.project_dir),
            "--profiles-dir", str(settings.dbt.project_dir), "--threads", str(threads)]
     log = settings.home / "logs" / f"bench-dbt-build-{threads}.log"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     with open(log, "w") as out:
         result = subprocess.run(cmd, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         raise SystemExit(f"dbt build --threads {threads} failed (exit {result.returncode}); log: {log}")
-    return elapsed
+    return elapsed, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
 def stages(result: dict) -> dict[str, float]:
@@ -144,7 +183,7 @@ def main() -> None:
         raise SystemExit(f"run {result['run']['dag_run_id']} ended {result['run']['state']}")
     b = _ts(result["run"]["end_date"]) - result["t0"]
     c = (result["alert"] - result["t0"]) if result["alert"] else float("nan")
-    a = dbt_build(settings, settings.dbt.threads)
+    a, a_cpu = dbt_build(settings, settings.dbt.threads)
     print(f"day {args.day}, {args.transactions_per_day} transactions, run {result['run']['dag_run_id']}")
     print(f"(a) dbt build, {settings.dbt.threads} threads         : {a:7.1f} s")
     print(f"(b) DAG run, last file -> run end     : {b:7.1f} s   (b)/(a) = {b / a:.2f} (goal <= 1.30)")
@@ -153,8 +192,11 @@ def main() -> None:
     run = result["run"]
     print(f"    whole run incl. waiting for file  : {_ts(run['end_date']) - _ts(run['start_date']):7.1f} s")
     print(f"(c) last file -> anomaly alert        : {c:7.1f} s")
+    by_role = ", ".join(f"{k} {v:.1f}" for k, v in sorted(result["cpu"].items()))
+    print(f"CPU: dbt build process {a_cpu:.1f} s; the run's Airflow processes {sum(result['cpu'].values()):.1f} s "
+          f"({by_role})")
     for threads in [int(t) for t in args.threads.split(",") if t.strip()]:
-        print(f"    dbt build, {threads} thread(s)            : {dbt_build(settings, threads):7.1f} s")
+        print(f"    dbt build, {threads} thread(s)            : {dbt_build(settings, threads)[0]:7.1f} s")
     print(f"load average (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs")
 
 
