@@ -88,8 +88,12 @@ def tune_watchers(dbt_group, dbt: DbtSettings) -> None:
     """Set up the model and test tasks (Cosmos's watcher sensors) for a daily run.
 
     They poll the producer's results every `dbt.watch_interval` instead of Cosmos's 10 s, since a chain of models
-    pays the wait at every step; retry sooner (see `dbt.retry_delay`); and share one failure notice per run.
+    pays the wait at every step; retry sooner (see `dbt.retry_delay`); and share one failure notice per run. Each
+    test task reports, and on a retry runs, only the tests it owns (see _own_tests).
     """
+    producer = next(t for t in dbt_group.iter_tasks() if hasattr(t, "tests_per_model"))
+    every = producer.tests_per_model
+    own = producer.tests_per_model = _own_tests(every, dbt_group.dbt_graph.filtered_nodes)
     for task in dbt_group.iter_tasks():
         if hasattr(task, "producer_task_id") and hasattr(task, "poke_interval"):
             task.poke_interval = dbt.watch_interval.total_seconds()
@@ -97,8 +101,13 @@ def tune_watchers(dbt_group, dbt: DbtSettings) -> None:
             if task.on_failure_callback:
                 # Airflow runs the callbacks as a list.
                 task.on_failure_callback = [OneNoticePerRun(task.on_failure_callback)]
-        elif hasattr(task, "tests_per_model"):
-            task.tests_per_model = _own_tests(task.tests_per_model, dbt_group.dbt_graph.filtered_nodes)
+            if task.is_test_sensor:
+                # A retried test task runs `dbt test --select <model>` on its own, which also takes the tests this
+                # model shares with a later one (the anomaly rows' relationship to the fact): those are the later
+                # model's, and fail while it is not built.
+                others = set(every.get(task.model_unique_id, [])) - set(own.get(task.model_unique_id, []))
+                if others:
+                    task.dbt_cmd_flags = [*task.dbt_cmd_flags, "--exclude", *sorted(u.split(".")[2] for u in others)]
 
 
 def _own_tests(tests_per_model: dict[str, list[str]], nodes: dict) -> dict[str, list[str]]:

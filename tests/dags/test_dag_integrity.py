@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from include.settings import DbtSettings
 
@@ -162,3 +163,23 @@ def test_the_run_digest_comes_last_whatever_happened_and_leaves_the_run_state_al
     assert not digest.downstream_list
     assert {t.task_id for t in pipeline.tasks if not t.downstream_list} == {"run_digest"}
     assert {"alert_anomalies", "alert_rejects"} <= digest.upstream_task_ids
+
+
+def test_a_retried_test_task_runs_the_tests_it_reports_and_no_later_models(pipeline, tmp_path):
+    """A test task's retry runs `dbt test --select <model>` on its own: with the flags the task adds, dbt selects
+    exactly the tests the task reports, never one shared with a later model (the anomaly rows' relationship to the
+    fact), which fails while the later model is not built."""
+    import subprocess
+
+    from tests.integration.dbt_helpers import DBT_DIR, dbt_executable
+
+    fact = pipeline.get_task("dbt.fact_transactions.test")
+    assert "--exclude" in fact.dbt_cmd_flags
+    listed = subprocess.run(
+        [dbt_executable(), "ls", "--quiet", "--resource-type", "test", "--select", "fact_transactions",
+         *fact.dbt_cmd_flags, "--output", "json", "--output-keys", "unique_id",
+         "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR)],
+        capture_output=True, text=True, check=True, env={**os.environ, "DBT_TARGET_PATH": str(tmp_path)})
+    selected = {json.loads(line)["unique_id"] for line in listed.stdout.splitlines() if line.startswith("{")}
+    reported = set(pipeline.get_task("dbt.dbt_producer_watcher").tests_per_model["model.lakehouse.fact_transactions"])
+    assert selected == reported, (selected ^ reported)

@@ -30,9 +30,10 @@ from devtools.airflow_api import (
 from devtools.receiver import read_messages
 from devtools.stack.trino import Trino
 from include.settings import REPO_ROOT, trino_connection
-from tests.integration.airflow_helpers import wipe_lakehouse
+from tests.integration.airflow_helpers import delete_runs, wipe_lakehouse
 
-# Deselected until it has passed on this version (docs/reliability.md): run it with `-m known_failing`.
+# Deselected until it has passed on this version (docs/reliability.md): run it with `-m known_failing`. Its last
+# run found a real bug (a retried test task also ran a later model's relationship test), fixed in tune_watchers.
 pytestmark = [pytest.mark.integration, pytest.mark.fault, pytest.mark.known_failing]
 
 DAY = date(2026, 11, 5)
@@ -112,6 +113,7 @@ def outage(settings, s3):
                    cwd=REPO_ROOT, check=True, capture_output=True)
     api = AirflowApi(settings)
     _settle(api)
+    delete_runs(api, [DAY])  # waits for a run marked failed to finish its digest, then deletes it
     unpause(api)
     seen: dict = {}
     trino = Trino(settings)
@@ -159,8 +161,12 @@ def test_each_anomaly_is_alerted_once(outage):
 def test_the_failure_notice_comes_once_on_the_final_failure_only(outage):
     notices = outage["notices_after_failure"]
     failed = sorted(t for t, ti in outage["failed_tasks"].items() if ti["state"] == "failed")
-    # The dbt tasks that one outage failed share one notice (include/pipeline/dbt.py, OneNoticePerRun).
-    assert FACT in failed and all(t.startswith("dbt.") for t in failed), failed
-    assert len(notices) == 1 and notices[0] in failed, (notices, failed)
+    models = [t for t in failed if t.startswith("dbt.")]
+    # The dbt tasks that one outage failed share one notice (include/pipeline/dbt.py, OneNoticePerRun); any other
+    # task that failed for good while Trino was away (the docs, the digest) sends its own, once.
+    assert FACT in models, failed
+    model_notices = [n for n in notices if n.startswith("dbt.")]
+    assert len(model_notices) == 1 and model_notices[0] in models, (notices, failed)
+    assert sorted(n for n in notices if not n.startswith("dbt.")) == [t for t in failed if not t.startswith("dbt.")]
     assert _notices(outage["messages"], outage["run_id"]) == outage["notices_after_failure"], \
         "nothing more after the clear"
