@@ -23,6 +23,8 @@ from include.contract import contract
 from include.settings import REPO_ROOT
 
 DBT_DIR = REPO_ROOT / "dbt" / "lakehouse"
+# The schemas the models build into (before a test's suffix): drop them all for a clean build.
+LAYERS = ("staging", "intermediate", "marts", "analytics")
 UTC = timezone.utc
 
 # The landing contract's columns and enumerations (include/contract.yml).

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 
 from include.settings import trino_connection
-from tests.integration.dbt_helpers import Delivery, create_raw_tables, insert_delivery, run_dbt
+from tests.integration.dbt_helpers import LAYERS, Delivery, create_raw_tables, insert_delivery, run_dbt
 
 pytestmark = pytest.mark.integration
 
@@ -168,7 +168,7 @@ def built(settings, tmp_path_factory):
     target = tmp_path_factory.mktemp("dbt_rejects")
     conn = trino_connection(settings)
     cur = conn.cursor()
-    for layer in ("staging", "marts", "analytics"):
+    for layer in LAYERS:
         _rows(cur, f"drop schema if exists {catalog}.{layer}{SUFFIX} cascade")
     create_raw_tables(cur, catalog, RAW_SCHEMA)
     files, where = _deliveries()

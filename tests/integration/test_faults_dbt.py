@@ -29,7 +29,7 @@ def _ok(result, what: str) -> None:
 def test_trino_killed_during_the_fact_merge_recovers_on_retry_without_duplicates(settings, tmp_path):
     catalog = settings.trino_catalog
     cur = trino_connection(settings).cursor()
-    for layer in ("staging", "marts", "analytics"):
+    for layer in ("staging", "intermediate", "marts", "analytics"):
         _query_after_outage(cur, f"drop schema if exists {catalog}.{layer}{SUFFIX} cascade")
     create_raw_tables(cur, catalog, RAW_SCHEMA)
     (first, second, *_), _ = build_deliveries()

@@ -1,16 +1,17 @@
 {#-
     The rejected-rows model of a source: one row per distinct delivered record that cannot be made valid, with
     the first rule it breaks (all of them in broken_rules) and where it was last delivered. A record delivered
-    again is one row. The three stg_<source>_rejected models differ only in their source and key.
+    again is one row. The three stg_<source>_rejected models differ only in their source, key and the model
+    that checked every rule (`checked`, default the source's base model).
 -#}
 
-{% macro rejected_records(source, key_column) %}
+{% macro rejected_records(source, key_column, checked=none) %}
 
 with
 
 rejected as (
 
-    select * from {{ ref('base_lakehouse__' ~ source) }}
+    select * from {{ ref(checked or 'base_lakehouse__' ~ source) }}
     where rejection_rule is not null
 
 ),

@@ -13,9 +13,7 @@ assets as (
 
 trades as (
 
-    select * from {{ ref('fact_transactions') }}
-    where status = 'settled'
-        and transaction_type in ('buy', 'sell')
+    {{ settled_transactions(trades_only=true, model='fact_transactions') }}
 
 ),
 

@@ -74,14 +74,15 @@ market_values as (
 class_amounts as (
 
     select
-        client_id,
-        currency,
-        asset_class,
-        sum(amount) as traded_amount
+        settled.client_id,
+        settled.currency,
+        assets.asset_class,
+        sum(settled.amount) as traded_amount
 
     from settled
-    where transaction_type in ('buy', 'sell')
-    group by client_id, currency, asset_class
+    inner join assets on settled.asset_id = assets.asset_id
+    where settled.transaction_type in ('buy', 'sell')
+    group by settled.client_id, settled.currency, assets.asset_class
 
 ),
 

@@ -10,23 +10,13 @@ assets as (
 
 trades as (
 
-    {#- A trade is a settled buy or sell; pending, cancelled and failed ones never moved a price. #}
-    select * from {{ ref('stg_transactions') }}
-    where status = 'settled'
-        and transaction_type in ('buy', 'sell')
+    {{ settled_transactions(trades_only=true) }}
 
 ),
 
 trade_stats as (
 
-    select
-        asset_id,
-        count(*) as trade_count,
-        min(executed_at) as first_trade_at,
-        max(executed_at) as last_trade_at
-
-    from trades
-    group by asset_id
+    {{ trade_history('asset_id') }}
 
 ),
 

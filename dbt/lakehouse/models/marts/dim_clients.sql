@@ -10,23 +10,13 @@ clients as (
 
 trades as (
 
-    {#- A trade is a settled buy or sell, as in the analytics models. #}
-    select * from {{ ref('stg_transactions') }}
-    where status = 'settled'
-        and transaction_type in ('buy', 'sell')
+    {{ settled_transactions(trades_only=true) }}
 
 ),
 
 trade_stats as (
 
-    select
-        client_id,
-        count(*) as lifetime_trade_count,
-        min(executed_at) as first_trade_at,
-        max(executed_at) as last_trade_at
-
-    from trades
-    group by client_id
+    {{ trade_history('client_id') }}
 
 ),
 
@@ -70,7 +60,7 @@ final as (
         -- numerics
         enriched.age,
         enriched.tenure_days,
-        coalesce(trade_stats.lifetime_trade_count, 0) as lifetime_trade_count,
+        coalesce(trade_stats.trade_count, 0) as lifetime_trade_count,
 
         -- dates and timestamps
         enriched.date_of_birth,

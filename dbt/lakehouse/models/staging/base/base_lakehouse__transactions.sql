@@ -1,9 +1,7 @@
 {#-
-    Every delivered transaction row, parsed, with the rules it breaks. No row is dropped here:
-    stg_transactions keeps the valid ones (latest version per id), stg_transactions_rejected the others,
-    and fact_transactions reads the newly ingested valid rows.
-    A row naming a client or asset that has no valid version is rejected; it becomes valid by itself once
-    the late client or asset arrives, because this view is evaluated against the current stg_ tables.
+    Every delivered transaction row, parsed, with the row-level rules it breaks. No row is dropped here.
+    Whether its client and asset exist is a question about other sources: int_transactions__orphan_checked
+    adds that rule (the contract's last), so this model reads nothing but its source and the currency seed.
 -#}
 
 with
@@ -11,18 +9,6 @@ with
 source as (
 
     select * from {{ source('lakehouse', 'transactions') }}
-
-),
-
-known_clients as (
-
-    select client_id from {{ ref('stg_clients') }}
-
-),
-
-known_assets as (
-
-    select asset_id from {{ ref('stg_assets') }}
 
 ),
 
@@ -54,18 +40,10 @@ cleaned as (
         {{ clean_text('executed_at') }} as executed_at_text,
         {{ clean_text('updated_at') }} as updated_at_text,
 
-        -- as delivered
-        {%- for column in lakehouse_contract_columns('transactions') %}
-        {{ column }} as delivered_{{ column }},
-        {%- endfor %}
-        {{ record_key('transactions') }} as record_key,
-
-        -- load metadata
+        -- the landing partition's day
         {{ landing_date('_source_file') }} as landing_date,
-        _source_file,
-        _source_row,
-        _ingested_at,
-        _batch_id
+
+        {{ delivery_columns('transactions') }}
 
     from source
 
@@ -82,8 +60,6 @@ parsed as (
         {{ parse_timestamp('cleaned.executed_at_text') }} as executed_at,
         {{ parse_timestamp('cleaned.updated_at_text') }} as updated_at,
         cleaned.transaction_type in ('buy', 'sell') as is_trade,
-        known_clients.client_id is not null as is_known_client,
-        known_assets.asset_id is not null as is_known_asset,
         known_currencies.currency_code is not null as is_known_currency,
         {#- A file outside the dt= layout is judged by the day it was loaded (then only "not in the future"). #}
         with_timezone(
@@ -91,61 +67,44 @@ parsed as (
         ) as landing_day_start
 
     from cleaned
-    left join known_clients on cleaned.client_id = known_clients.client_id
-    left join known_assets on cleaned.asset_id = known_assets.asset_id
     left join known_currencies on cleaned.currency = known_currencies.currency_code
 
 ),
 
 checked as (
 
+    {#- dt is the day of executed_at: a trade far before it, or after it ends (the year 2999), is not a delivery
+        error the marts could absorb. A null quantity, price or amount fails the comparisons too. #}
+    {%- set latest_executed_at = "date_add('hour', 24 + " ~ var('executed_at_skew_hours')
+        ~ ", landing_day_start)" %}
+    {%- set earliest_executed_at = "date_add('day', -" ~ var('executed_at_max_days_before_dt')
+        ~ ", landing_day_start)" %}
+    {%- set amount_matches = 'abs(amount - quantity * price) <= ' ~ var('amount_tolerance') %}
     select
         *,
         {#- In priority order: the first broken rule is the one reported. #}
-        filter(
-            array[
-                {{ reject_if('transaction_id is null', 'missing_id', 'transaction_id') }},
-                {{ reject_if('executed_at is null', 'bad_timestamp', 'executed_at') }},
-                {{ reject_if('updated_at is null', 'bad_timestamp', 'updated_at') }},
-                {#- dt is the day of executed_at: a trade far before it, or after it ends (the year 2999), is not
-                    a delivery error the marts could absorb. #}
-                {%- set latest_executed_at = "date_add('hour', 24 + " ~ var('executed_at_skew_hours')
-                    ~ ", landing_day_start)" %}
-                {%- set earliest_executed_at = "date_add('day', -" ~ var('executed_at_max_days_before_dt')
-                    ~ ", landing_day_start)" %}
-                {{ reject_if(
-                    'executed_at >= ' ~ latest_executed_at
-                    ~ ' or (landing_date is not null and executed_at < ' ~ earliest_executed_at ~ ')',
-                    'implausible_timestamp', 'executed_at'
-                ) }},
-                {{ reject_number('quantity', decimal_pattern()) }},
-                {{ reject_number('price', decimal_pattern()) }},
-                {{ reject_number('amount', decimal_pattern()) }},
-                {{ reject_number('fee', decimal_pattern()) }},
-                {{ reject_unknown('transaction_type') }},
-                {{ reject_unknown('channel') }},
-                {{ reject_unknown('status') }},
-                {{ reject_if('not is_known_currency', 'unknown_currency', 'currency') }},
-                {#- A null quantity, price or amount fails these comparisons too, so it is caught with them. #}
-                {%- set amount_matches = 'abs(amount - quantity * price) <= ' ~ var('amount_tolerance') %}
-                {{ reject_if(
-                    'is_trade and not coalesce(quantity > 0, false)', 'nonpositive_quantity_price', 'quantity'
-                ) }},
-                {{ reject_if(
-                    'is_trade and not coalesce(price > 0, false)', 'nonpositive_quantity_price', 'price'
-                ) }},
-                {{ reject_if(
-                    'is_trade and not coalesce(' ~ amount_matches ~ ', false)', 'amount_mismatch', 'amount'
-                ) }},
-                {{ reject_if(
-                    'not is_trade and not coalesce(amount > 0, false)', 'nonpositive_amount', 'amount'
-                ) }},
-                {{ reject_if('not is_known_client', 'orphan_reference', 'client_id') }},
-                {{ reject_if("asset_id is null and transaction_type != 'fee'", 'orphan_reference', 'asset_id') }},
-                {{ reject_if('asset_id is not null and not is_known_asset', 'orphan_reference', 'asset_id') }}
-            ],
-            broken -> broken is not null
-        ) as broken_rules
+        {{ broken_rules([
+            reject_if('transaction_id is null', 'missing_id', 'transaction_id'),
+            reject_if('executed_at is null', 'bad_timestamp', 'executed_at'),
+            reject_if('updated_at is null', 'bad_timestamp', 'updated_at'),
+            reject_if(
+                'executed_at >= ' ~ latest_executed_at
+                ~ ' or (landing_date is not null and executed_at < ' ~ earliest_executed_at ~ ')',
+                'implausible_timestamp', 'executed_at'
+            ),
+            reject_number('quantity', decimal_pattern()),
+            reject_number('price', decimal_pattern()),
+            reject_number('amount', decimal_pattern()),
+            reject_number('fee', decimal_pattern()),
+            reject_unknown('transaction_type'),
+            reject_unknown('channel'),
+            reject_unknown('status'),
+            reject_if('not is_known_currency', 'unknown_currency', 'currency'),
+            reject_if('is_trade and not coalesce(quantity > 0, false)', 'nonpositive_quantity_price', 'quantity'),
+            reject_if('is_trade and not coalesce(price > 0, false)', 'nonpositive_quantity_price', 'price'),
+            reject_if('is_trade and not coalesce(' ~ amount_matches ~ ', false)', 'amount_mismatch', 'amount'),
+            reject_if('not is_trade and not coalesce(amount > 0, false)', 'nonpositive_amount', 'amount'),
+        ]) }} as row_rules
 
     from parsed
 
@@ -177,23 +136,10 @@ final as (
         executed_at,
         updated_at,
 
-        -- validation
-        element_at(broken_rules, 1).rule as rejection_rule,
-        element_at(broken_rules, 1).column_name as rejected_column,
-        element_at(broken_rules, 1).delivered_value as rejected_value,
-        array_join(transform(broken_rules, broken -> broken.rule || '(' || broken.column_name || ')'), ', ')
-            as broken_rules,
+        -- the row's own broken rules as an array too: the orphan rules come after them
+        row_rules,
 
-        -- as delivered
-        {%- for column in lakehouse_contract_columns('transactions') %}
-        delivered_{{ column }},
-        {%- endfor %}
-
-        -- load metadata
-        _source_file,
-        _source_row,
-        _ingested_at,
-        _batch_id
+        {{ validation_columns('transactions', 'row_rules') }}
 
     from checked
 
