@@ -128,6 +128,25 @@ def test_every_table_built_incrementally_equals_a_full_refresh_of_the_same_data(
     assert differences == {}
 
 
+def test_no_model_reads_a_later_layer(built):
+    """base -> staging -> intermediate -> marts -> analytics, as dbt's structure guide layers a project: a base
+    model reads only its source (and seeds), and no model reads from a layer after its own."""
+    order = ["base", "staging", "intermediate", "marts", "analytics"]
+    nodes = {uid: node for uid, node in built.manifest["nodes"].items() if node["resource_type"] == "model"}
+
+    def layer(node: dict) -> int:
+        folder = node["fqn"][1]
+        return order.index("base" if folder == "staging" and node["fqn"][2] == "base" else folder)
+
+    backward = [(node["name"], nodes[parent]["name"]) for node in nodes.values()
+                for parent in node["depends_on"]["nodes"] if parent in nodes and layer(nodes[parent]) > layer(node)]
+    assert backward == []
+    base_inputs = {parent.split(".")[0] for node in nodes.values() if layer(node) == 0
+                   for parent in node["depends_on"]["nodes"]}
+    assert base_inputs == {"source", "seed"}
+    assert {layer(node) for node in nodes.values()} == set(range(len(order)))
+
+
 @pytest.mark.parametrize("table", list(CONTRACT))
 def test_every_delivered_record_is_current_superseded_or_rejected(built, table):
     distinct_records = {tuple(row[c] for c in CONTRACT[table]) for row in built.raw[table]}

@@ -221,8 +221,8 @@ def test_only_the_good_rows_reach_the_marts(built):
 
 def test_a_scratch_table_left_by_an_interrupted_run_does_not_fail_the_next_one(built, tmp_path):
     """Trino stopped mid-build leaves a unit test's `__dbt_tmp` table behind; the retry must still pass."""
-    unit_test = "stg_transactions_keeps_the_latest_version_then_the_latest_delivery"
-    leftover = f"{built.catalog}.staging{SUFFIX}.{unit_test}__dbt_tmp"
+    unit_test = "latest_valid_keeps_the_latest_version_then_the_latest_delivery"
+    leftover = f"{built.catalog}.intermediate{SUFFIX}.{unit_test}__dbt_tmp"
     _rows(built.cur, f"create table if not exists {leftover} (x integer)")
     result = run_dbt("test", "--select", f"unit_test:{unit_test}", dbt_vars=DBT_VARS, target_path=tmp_path)
     assert result.returncode == 0, result.stdout[-4000:]

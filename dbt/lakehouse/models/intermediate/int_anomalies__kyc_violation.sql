@@ -14,13 +14,23 @@ trades as (
 
 clients as (
 
-    select client_id, kyc_status, _ingested_at from {{ ref('stg_clients') }}
+    select
+        client_id,
+        kyc_status,
+        _ingested_at
+
+    from {{ ref('stg_clients') }}
 
 ),
 
 assets as (
 
-    select asset_id, is_active, _ingested_at from {{ ref('stg_assets') }}
+    select
+        asset_id,
+        is_active,
+        _ingested_at
+
+    from {{ ref('stg_assets') }}
 
 ),
 

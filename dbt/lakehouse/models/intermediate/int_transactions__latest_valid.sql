@@ -8,6 +8,10 @@
     older version never overwrites a newer one and a full refresh gives the same table.
 -#}
 
+{#- Incremental runs read these to find late clients and assets; a full refresh reads every valid row anyway. #}
+-- depends_on: {{ ref('stg_clients') }}
+-- depends_on: {{ ref('stg_assets') }}
+
 {%- set columns = transaction_columns() + [
     '_source_file', '_source_row', '_ingested_at', '_batch_id', '_last_ingested_at',
 ] %}
@@ -16,25 +20,38 @@ with
 
 valid_versions as (
 
-    select {{ columns | join(', ') }}
+    select
+        {%- for column in columns %}
+        {{ column }},
+        {%- endfor %}
+        false as is_stored
+
     from {{ ref('int_transactions__orphan_checked') }}
     where rejection_rule is null
 
 ),
 
+{% if is_incremental() %}
+
 known_clients as (
 
-    select client_id, first_valid_ingested_at from {{ ref('stg_clients') }}
+    select
+        client_id,
+        first_valid_ingested_at
+
+    from {{ ref('stg_clients') }}
 
 ),
 
 known_assets as (
 
-    select asset_id, first_valid_ingested_at from {{ ref('stg_assets') }}
+    select
+        asset_id,
+        first_valid_ingested_at
+
+    from {{ ref('stg_assets') }}
 
 ),
-
-{% if is_incremental() %}
 
 watermark as (
 
@@ -94,11 +111,7 @@ new_versions as (
 
 candidates as (
 
-    select
-        *,
-        false as is_stored
-
-    from {{ 'new_versions' if is_incremental() else 'valid_versions' }}
+    select * from {{ 'new_versions' if is_incremental() else 'valid_versions' }}
 
     {% if is_incremental() %}
 
@@ -121,7 +134,10 @@ ranked as (
 
     select
         *,
-        row_number() over (partition by transaction_id order by {{ version_order() }}) as version_rank
+        row_number() over (
+            partition by transaction_id
+            order by {{ version_order() }}
+        ) as version_rank
 
     from candidates
 

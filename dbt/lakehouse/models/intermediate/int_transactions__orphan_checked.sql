@@ -18,13 +18,21 @@ transactions as (
 
 clients as (
 
-    select client_id, first_valid_ingested_at from {{ ref('stg_clients') }}
+    select
+        client_id,
+        first_valid_ingested_at
+
+    from {{ ref('stg_clients') }}
 
 ),
 
 assets as (
 
-    select asset_id, first_valid_ingested_at from {{ ref('stg_assets') }}
+    select
+        asset_id,
+        first_valid_ingested_at
+
+    from {{ ref('stg_assets') }}
 
 ),
 
