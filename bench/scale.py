@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -32,6 +33,7 @@ import urllib.request
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -41,8 +43,14 @@ from include.settings import get_settings, s3_client, trino_connection  # noqa: 
 DBT_DIR = REPO / "dbt" / "lakehouse"
 
 
-def run_measured(cmd: list[str], env: dict) -> tuple[float, int, subprocess.CompletedProcess]:
-    """Seconds and the child's own peak RSS (KiB, from wait4), so each step's memory is its own."""
+class Measured(NamedTuple):
+    seconds: float
+    rss_kib: int  # the child's own peak RSS (from wait4), so each step's memory is its own
+    cpu_s: float  # user + system CPU of the child: on a shared machine, steadier than wall time
+    done: subprocess.CompletedProcess
+
+
+def run_measured(cmd: list[str], env: dict) -> Measured:
     import tempfile
 
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
@@ -53,7 +61,8 @@ def run_measured(cmd: list[str], env: dict) -> tuple[float, int, subprocess.Comp
         seconds = time.perf_counter() - started
         out.seek(0)
         err.seek(0)
-        return seconds, usage.ru_maxrss, subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read())
+        done = subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read())
+        return Measured(seconds, usage.ru_maxrss, usage.ru_utime + usage.ru_stime, done)
 
 
 class TrinoPeak:
@@ -63,6 +72,7 @@ class TrinoPeak:
     def __init__(self, settings):
         self.base = f"{settings.trino_http_scheme}://{settings.trino_host}:{settings.trino_port}/v1"
         self.query = self.pool = self.heap = self.pool_max = 0
+        self.cpu: dict[str, float] = {}  # query id -> its CPU seconds, last seen (queries stay listed for 15 min)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
@@ -81,6 +91,7 @@ class TrinoPeak:
             try:
                 for q in self._get("query"):
                     self.query = max(self.query, _bytes(q["queryStats"].get("peakTotalMemoryReservation", "0B")))
+                    self.cpu[q["queryId"]] = _seconds(q["queryStats"].get("totalCpuTime", "0s"))
                 status = self._get("status")
                 pool = status["memoryInfo"]["pool"]
                 self.pool, self.pool_max = max(self.pool, pool["reservedBytes"]), pool["maxBytes"]
@@ -95,6 +106,13 @@ class TrinoPeak:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+
+
+def _seconds(text: str) -> float:
+    """An airlift Duration as Trino prints it: 12.34ms, 1.50s, 2.00m, 1.00h, 1.00d (ns, us too)."""
+    units = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600, "d": 86400}
+    number, unit = re.fullmatch(r"([0-9.]+)\s*([a-z]+)", text.strip()).groups()
+    return float(number) * units[unit]
 
 
 def _bytes(text: str) -> int:
@@ -181,14 +199,15 @@ def measure(args, settings, base, env, s3, tag: str) -> dict:
     dbt_env = {**env, "DBT_TARGET_PATH": f"/tmp/scale-{tag}/target", "DBT_LOG_PATH": f"/tmp/scale-{tag}/logs"}
     with TrinoPeak(base) as peak:
         if args.dbt:
-            build(r, "full_build", dbt, dbt_env)
+            build(r, "full_build", dbt, dbt_env, peak)
         load_day(sink, last, env, r)
         if args.dbt:
-            build(r, "incremental_build", dbt, dbt_env)
+            build(r, "incremental_build", dbt, dbt_env, peak)
             note(r, incremental_over_full=round(r["incremental_build_s"] / r["full_build_s"], 3))
-    note(r, trino_heap=base.trino_heap, trino_peak_query_mib=peak.query >> 20, trino_peak_pool_mib=peak.pool >> 20,
-         trino_pool_max_mib=peak.pool_max >> 20, trino_peak_heap_used_mib=peak.heap >> 20,
-         trino_coordinator_peak_rss_mib=(trino_rss_kib(base) or 0) // 1024)
+    if args.dbt:  # with --no-dbt the loader never touches Trino: its peaks would be other work's
+        note(r, trino_heap=base.trino_heap, trino_peak_query_mib=peak.query >> 20, trino_peak_pool_mib=peak.pool >> 20,
+             trino_pool_max_mib=peak.pool_max >> 20, trino_peak_heap_used_mib=peak.heap >> 20,
+             trino_coordinator_peak_rss_mib=(trino_rss_kib(base) or 0) // 1024)
     note(r, landing_bytes=bucket_bytes(s3, settings.landing_bucket),
          quarantine_bytes=bucket_bytes(s3, settings.quarantine_bucket),
          warehouse_bytes=bucket_bytes(s3, settings.warehouse_bucket, tag))
@@ -214,11 +233,12 @@ def load_history(settings, env, s3, r: dict) -> None:
     """Baseline first (one GET of every landing object), then the loader's full sweep in its own process."""
     download_s, history_bytes = download_all(s3, settings.landing_bucket)
     note(r, download_s=round(download_s, 1), history_landing_bytes=history_bytes)
-    load_s, load_rss, done = run_measured([sys.executable, "-m", "include.ingestion", "load", "--json"], env)
-    _check(done, "load")
-    report = json.loads(done.stdout)
-    note(r, load_s=round(load_s, 1), load_rows=report["rows_loaded"], load_rss_mib=load_rss // 1024,
-         load_rows_per_s=round(report["rows_loaded"] / load_s), load_costs=report.get("costs"))
+    m = run_measured([sys.executable, "-m", "include.ingestion", "load", "--json"], env)
+    _check(m.done, "load")
+    report = json.loads(m.done.stdout)
+    note(r, load_s=round(m.seconds, 1), load_cpu_s=round(m.cpu_s, 1), load_rows=report["rows_loaded"],
+         load_rss_mib=m.rss_kib // 1024, load_rows_per_s=round(report["rows_loaded"] / m.seconds),
+         load_costs=report.get("costs"))
 
 
 def load_day(sink: HoldBack, last: str, env, r: dict) -> None:
@@ -226,12 +246,11 @@ def load_day(sink: HoldBack, last: str, env, r: dict) -> None:
     t0 = time.perf_counter()
     sink.release()
     note(r, day_upload_s=round(time.perf_counter() - t0, 1))
-    day_load_s, day_rss, done = run_measured([sys.executable, "-m", "include.ingestion", "load", "--json",
-                                              "--up-to", last], env)
-    _check(done, "day load")
-    day = json.loads(done.stdout)
-    note(r, day_rows=day["rows_loaded"], day_load_s=round(day_load_s, 1), day_load_rss_mib=day_rss // 1024,
-         day_load_costs=day.get("costs"))
+    m = run_measured([sys.executable, "-m", "include.ingestion", "load", "--json", "--up-to", last], env)
+    _check(m.done, "day load")
+    day = json.loads(m.done.stdout)
+    note(r, day_rows=day["rows_loaded"], day_load_s=round(m.seconds, 1), day_load_cpu_s=round(m.cpu_s, 1),
+         day_load_rss_mib=m.rss_kib // 1024, day_load_costs=day.get("costs"))
 
 
 def dbt_command(settings, tag: str) -> list[str]:
@@ -239,10 +258,15 @@ def dbt_command(settings, tag: str) -> list[str]:
             str(DBT_DIR), "--vars", json.dumps({"raw_schema": settings.raw_schema, "schema_suffix": f"_scale_{tag}"})]
 
 
-def build(r: dict, name: str, dbt: list[str], dbt_env: dict) -> None:
-    seconds, rss, done = run_measured(dbt, dbt_env)
-    _check(done, name.replace("_", " "))
-    note(r, **{f"{name}_s": round(seconds, 1), f"{name}_rss_mib": rss // 1024, f"{name}_load_average": _load()})
+def build(r: dict, name: str, dbt: list[str], dbt_env: dict, peak: TrinoPeak) -> None:
+    """`dbt build` in its own process; Trino's CPU is the sum over the queries that ran meanwhile."""
+    cpu_before = sum(peak.cpu.values())
+    m = run_measured(dbt, dbt_env)
+    time.sleep(3)  # one more poll: the last queries' final CPU
+    _check(m.done, name.replace("_", " "))
+    note(r, **{f"{name}_s": round(m.seconds, 1), f"{name}_rss_mib": m.rss_kib // 1024,
+               f"{name}_trino_cpu_s": round(sum(peak.cpu.values()) - cpu_before, 1),
+               f"{name}_load_average": _load()})
 
 
 def summary(r: dict) -> list[str]:
@@ -255,15 +279,16 @@ def summary(r: dict) -> list[str]:
             rows.append(f"| {name} | {value} | {baseline} |")
 
     add("generate", "generate_s", f"{g('generate_s')} s", f"{g('history_landing_bytes', 0) / mib:.0f} MiB uploaded")
-    add("load (full sweep)", "load_s", f"{g('load_s')} s, {g('load_rows_per_s'):,} rows/s",
+    add("load (full sweep)", "load_s", f"{g('load_s')} s ({g('load_cpu_s')} s CPU), {g('load_rows_per_s'):,} rows/s",
         f"GET of every landing object {g('download_s')} s")
     add("loader peak RSS", "load_rss_mib", f"{g('load_rss_mib')} MiB", f"day load {g('day_load_rss_mib')} MiB")
-    add("full `dbt build`", "full_build_s", f"{g('full_build_s')} s ({g('full_build_s', 0) / per_m:.0f} s per M rows)",
-        f"load {g('load_s')} s")
+    add("full `dbt build`", "full_build_s", f"{g('full_build_s')} s, Trino CPU {g('full_build_trino_cpu_s')} s "
+        f"({g('full_build_trino_cpu_s', 0) / per_m:.0f} s per M rows)", f"load {g('load_s')} s")
     add("held-back day: upload + load", "day_load_s", f"{g('day_upload_s')} s + {g('day_load_s')} s "
-        f"({g('day_rows'):,} rows)", f"full sweep {g('load_s')} s")
+        f"({g('day_load_cpu_s')} s CPU, {g('day_rows'):,} rows)", f"full sweep {g('load_s')} s")
     add("incremental `dbt build`", "incremental_build_s", f"{g('incremental_build_s')} s, "
-        f"{g('incremental_over_full')} × full", f"full build {g('full_build_s')} s; goal ≤ 0.1")
+        f"{g('incremental_over_full')} × full; Trino CPU {g('incremental_build_trino_cpu_s')} s",
+        f"full build {g('full_build_s')} s; goal ≤ 0.1")
     add("dbt peak RSS", "full_build_rss_mib", f"{g('full_build_rss_mib')} MiB",
         f"incremental {g('incremental_build_rss_mib')} MiB")
     add("Trino peak per query", "trino_peak_query_mib", f"{g('trino_peak_query_mib')} MiB",
