@@ -94,9 +94,12 @@ def tune_watchers(dbt_group, dbt: DbtSettings) -> None:
     producer = next(t for t in dbt_group.iter_tasks() if hasattr(t, "tests_per_model"))
     every = producer.tests_per_model
     own = producer.tests_per_model = _own_tests(every, dbt_group.dbt_graph.filtered_nodes)
+    _order_shared_tests(dbt_group, own)
     for task in dbt_group.iter_tasks():
         if hasattr(task, "producer_task_id") and hasattr(task, "poke_interval"):
             task.poke_interval = dbt.watch_interval.total_seconds()
+            # An instance attribute: the sensor's execute() calls self.poke(context).
+            task.poke = poke_fresh_results
             task.retries, task.retry_delay = max(task.retries, dbt.retries), dbt.retry_delay
             if task.on_failure_callback:
                 # Airflow runs the callbacks as a list.
@@ -110,6 +113,48 @@ def tune_watchers(dbt_group, dbt: DbtSettings) -> None:
                     task.dbt_cmd_flags = [*task.dbt_cmd_flags, "--exclude", *sorted(u.split(".")[2] for u in others)]
 
 
+def poke_fresh_results(context) -> bool:
+    """poke() of the watcher tasks: on a first try, trust the producer's results only while they can still change.
+
+    Once the producer is `skipped` (its build failed and its retry gave up the build), a model or test task that
+    starts now (it was waiting on a model that failed, and the failed tasks were cleared or have succeeded on
+    retry) would read what the failed build said about its node: `failed`, or skipped for the upstream failure.
+    Cosmos then fails the try and only the retry runs the node, so every task below an outage pays a failed try and
+    a retry delay, and spends a try it may need. Such a task runs its node alone at once instead; a node the build
+    did report as succeeded counts as done, as before.
+    """
+    from cosmos.operators._watcher.state import ProducerTaskState, is_dbt_node_status_success
+
+    task, ti = context["task"], context["ti"]
+    if ti.try_number == 1 and task._get_producer_task_status(context) == ProducerTaskState.SKIPPED:
+        if not is_dbt_node_status_success(task._get_node_status(ti, context)):
+            return task._fallback_to_non_watcher_run(ti.try_number, context)
+    return type(task).poke(task, context)
+
+
+def _order_shared_tests(dbt_group, own: dict[str, list[str]]) -> None:
+    """Make the task reporting a test on two models wait for the other model's task too.
+
+    For two models where neither is built from the other (the fact and dim_clients), dbt's one build runs the
+    test after both, but nothing in Airflow orders the reporting model's test task after the other model. On a
+    retry or a clear, that task runs `dbt test` itself, and could run before the other model is rebuilt: against a
+    missing table (a fresh lake) or yesterday's (a relationship failing on today's new clients).
+    """
+    from airflow.sdk import TaskGroup
+
+    nodes = dbt_group.dbt_graph.filtered_nodes
+    for node, tests in own.items():
+        group = dbt_group.tasks_map.get(node)
+        if not isinstance(group, TaskGroup):
+            continue
+        reporter = next(t for t in group.children.values() if getattr(t, "is_test_sensor", False))
+        parents = {p for t in tests for p in nodes[t].depends_on if p.startswith("model.") and p != node}
+        for other in sorted(parents - _ancestors(nodes, node)):  # an ancestor's task is upstream already
+            upstream = model_task(dbt_group, other.split(".")[-1])
+            if upstream.task_id not in reporter.upstream_task_ids:
+                upstream >> reporter
+
+
 def _own_tests(tests_per_model: dict[str, list[str]], nodes: dict) -> dict[str, list[str]]:
     """Which tests the producer reports as each model's test task result.
 
@@ -117,19 +162,21 @@ def _own_tests(tests_per_model: dict[str, list[str]], nodes: dict) -> dict[str, 
     would wait for a test that runs only after the later model, and hold up every task below it. Each such test is
     reported by the later model's task alone (for two unrelated models, the last by name), after both are built.
     """
-    def ancestors(uid: str, seen: set[str]) -> set[str]:
-        for parent in nodes[uid].depends_on if uid in nodes else []:
-            if parent not in seen:
-                seen.add(parent)
-                ancestors(parent, seen)
-        return seen
-
     owner: dict[str, str] = {}
     for test in {t for tests in tests_per_model.values() for t in tests}:
         parents = [p for p in nodes[test].depends_on if p in tests_per_model]
-        owner[test] = max(parents, key=lambda p: (len(ancestors(p, set()) & set(parents)), p))
+        owner[test] = max(parents, key=lambda p: (len(_ancestors(nodes, p) & set(parents)), p))
     own = {model: [t for t in tests if owner[t] == model] for model, tests in tests_per_model.items()}
     return {model: tests for model, tests in own.items() if tests}
+
+
+def _ancestors(nodes: dict, uid: str, seen: set[str] | None = None) -> set[str]:
+    seen = set() if seen is None else seen
+    for parent in nodes[uid].depends_on if uid in nodes else []:
+        if parent not in seen:
+            seen.add(parent)
+            _ancestors(nodes, parent, seen)
+    return seen
 
 
 def attach_model_assets(dbt_group, settings: Settings) -> None:
