@@ -62,7 +62,9 @@ class OneNoticePerRun:
 
     One failed `dbt build` (Trino down, say) fails the task of every model it had not yet reported; they share one
     cause, so they share one notice. Airflow calls this only on a task's final failure (a try that will be retried
-    calls on_retry_callback). A cleared run that fails again notices again: the mark is per clear of the run.
+    calls on_retry_callback). A cleared run that fails again notices again: the mark is per clear of the run. It
+    names the run's start too: a day's run deleted and made again (a new backfill of the day) has the same run id
+    and clear number, and an old mark under those alone silenced every dbt notice of the new run.
     """
 
     MARK = "lakehouse_failure_notice"
@@ -74,7 +76,7 @@ class OneNoticePerRun:
         from airflow.sdk import Variable
 
         ti, run = context["ti"], context["dag_run"]
-        key = f"{self.MARK}__{ti.dag_id}__{run.run_id}__{getattr(run, 'clear_number', 0) or 0}"
+        key = self.key(ti.dag_id, run)
         first = Variable.get(key, default=None)
         if first:
             log.warning("Not sending a failure notice for %s: %s already failed in this run", ti.task_id, first)
@@ -82,6 +84,12 @@ class OneNoticePerRun:
         Variable.set(key, ti.task_id, description="a dbt task of this run failed for good and sent the notice")
         for callback in self.callbacks:
             callback(context)
+
+    @classmethod
+    def key(cls, dag_id: str, run) -> str:
+        """The Variable marking that a dbt task of this run (this start of it) has sent the notice."""
+        started = run.start_date.strftime("%Y%m%dT%H%M%S%f") if run.start_date else "unstarted"
+        return f"{cls.MARK}__{dag_id}__{run.run_id}__{getattr(run, 'clear_number', 0) or 0}__{started}"
 
 
 def tune_watchers(dbt_group, dbt: DbtSettings) -> None:

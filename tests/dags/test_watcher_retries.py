@@ -80,3 +80,31 @@ def test_a_first_try_trusts_the_build_while_it_can_still_report_or_when_it_repor
             mock.patch.object(task, "_fallback_to_non_watcher_run") as run_alone:
         assert task.poke(_watcher_context(task, try_number=1)) is True
     run_alone.assert_not_called()
+
+
+def test_a_day_run_made_again_under_the_same_run_id_still_gets_its_one_dbt_failure_notice():
+    """A day's run deleted and backfilled again has the same run id and clear number: the one-notice-per-run mark
+    left by the first run must not silence the new run's notice (found by test_watcher_retry: no notice at all)."""
+    from datetime import datetime, timezone
+
+    from include.pipeline.dbt import OneNoticePerRun
+
+    variables: dict[str, str] = {}
+    sent: list[str] = []
+    notice = OneNoticePerRun(lambda context: sent.append(context["ti"].task_id))
+
+    def fail(task_id: str, started: datetime, clear_number: int = 0) -> None:
+        run = SimpleNamespace(run_id="backfill__2026-11-06T00:00:00+00:00", clear_number=clear_number,
+                              start_date=started)
+        notice({"ti": SimpleNamespace(dag_id="lakehouse_pipeline", task_id=task_id), "dag_run": run})
+
+    first = datetime(2026, 11, 29, 14, 23, tzinfo=timezone.utc)
+    again = datetime(2026, 11, 29, 15, 30, tzinfo=timezone.utc)
+    store = variables.__setitem__
+    with mock.patch("airflow.sdk.Variable.get", side_effect=lambda key, default=None: variables.get(key, default)), \
+            mock.patch("airflow.sdk.Variable.set", side_effect=lambda key, value, **kw: store(key, value)):
+        fail("dbt.stg_transactions.run", first)
+        fail("dbt.fact_transactions.run", first)  # the same outage: no second notice
+        fail("dbt.fact_transactions.run", again)  # the day's run made again, same run id
+        fail("dbt.fact_transactions.run", again.replace(minute=50), clear_number=1)  # that run cleared, failed again
+    assert sent == ["dbt.stg_transactions.run", "dbt.fact_transactions.run", "dbt.fact_transactions.run"]
