@@ -9,12 +9,14 @@ own suffix; the schemas are dropped at the end unless --keep. In one script run 
   download      baseline for the load: one GET of every landing object, bytes discarded
   load          `python -m include.ingestion load` (a full sweep) in its own process: seconds, rows/s, peak RSS
   full build    `dbt build` of the whole project on D-1 days: seconds, dbt's peak RSS
-  incremental   the last day uploaded, loaded (`--up-to` that day) and `dbt build` again: seconds, ratio to the
-                full build (goal of issue 11: <= 0.1 at 10M)
-  Trino         the largest peak memory reservation of any query during the builds (REST /v1/query, polled) and
-                the coordinator JVM's peak RSS (VmHWM)
-  disk          bytes of landing objects, and of the warehouse objects of the run's schemas
-Prints a table and the machine's load average before and after.
+  incremental   the last day uploaded (timed), loaded (`--up-to` that day: seconds, peak RSS) and `dbt build`
+                again: seconds, ratio to the full build (goal of issue 11: <= 0.1 at 10M)
+  Trino         polled every 2 s during the builds: the largest peak memory reservation of any query
+                (`/v1/query`), the largest memory-pool reservation and heap in use (`/v1/status`), and the
+                coordinator JVM's peak RSS (VmHWM)
+  disk          bytes in the landing and quarantine buckets, and of the warehouse objects of the run's schemas
+Prints each figure as it is measured, the machine's load average before and after, and at the end a
+Markdown table of each figure beside its baseline from the same run.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -30,6 +33,7 @@ import urllib.request
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -39,8 +43,14 @@ from include.settings import get_settings, s3_client, trino_connection  # noqa: 
 DBT_DIR = REPO / "dbt" / "lakehouse"
 
 
-def run_measured(cmd: list[str], env: dict) -> tuple[float, int, subprocess.CompletedProcess]:
-    """Seconds and the child's own peak RSS (KiB, from wait4), so each step's memory is its own."""
+class Measured(NamedTuple):
+    seconds: float
+    rss_kib: int  # the child's own peak RSS (from wait4), so each step's memory is its own
+    cpu_s: float  # user + system CPU of the child: on a shared machine, steadier than wall time
+    done: subprocess.CompletedProcess
+
+
+def run_measured(cmd: list[str], env: dict) -> Measured:
     import tempfile
 
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
@@ -51,25 +61,42 @@ def run_measured(cmd: list[str], env: dict) -> tuple[float, int, subprocess.Comp
         seconds = time.perf_counter() - started
         out.seek(0)
         err.seek(0)
-        return seconds, usage.ru_maxrss, subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read())
+        done = subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read())
+        return Measured(seconds, usage.ru_maxrss, usage.ru_utime + usage.ru_stime, done)
 
 
 class TrinoPeak:
-    """Polls the coordinator's query list; keeps the largest peak memory reservation any query reached."""
+    """Polls the coordinator every 2 s: the largest peak memory reservation any query reached (`/v1/query`), and
+    the node's largest memory-pool reservation (all running queries together) and heap in use (`/v1/status`)."""
 
     def __init__(self, settings):
-        self.url = f"{settings.trino_http_scheme}://{settings.trino_host}:{settings.trino_port}/v1/query"
-        self.peak, self._stop = 0, threading.Event()
+        self.base = f"{settings.trino_http_scheme}://{settings.trino_host}:{settings.trino_port}/v1"
+        self.query = self.pool = self.heap = self.pool_max = 0
+        self.cpu: dict[str, float] = {}  # query id -> its CPU seconds, last seen (queries stay listed for 15 min)
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
+    def _get(self, path: str):
+        request = urllib.request.Request(f"{self.base}/{path}", headers={"X-Trino-User": "bench"})
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return json.load(resp)
+
     def _poll(self) -> None:
+        polls = 0
         while not self._stop.wait(2):
+            polls += 1
+            if polls % 30 == 0:  # a run cut short still shows the peaks it reached
+                print(f"  ({time.strftime('%H:%M:%S')} Trino peaks so far: query {self.query >> 20} MiB, pool "
+                      f"{self.pool >> 20} MiB, heap used {self.heap >> 20} MiB)", flush=True)
             try:
-                request = urllib.request.Request(self.url, headers={"X-Trino-User": "bench"})
-                with urllib.request.urlopen(request, timeout=10) as resp:
-                    for q in json.load(resp):
-                        self.peak = max(self.peak, _bytes(q["queryStats"].get("peakTotalMemoryReservation", "0B")))
-            except OSError:
+                for q in self._get("query"):
+                    self.query = max(self.query, _bytes(q["queryStats"].get("peakTotalMemoryReservation", "0B")))
+                    self.cpu[q["queryId"]] = _seconds(q["queryStats"].get("totalCpuTime", "0s"))
+                status = self._get("status")
+                pool = status["memoryInfo"]["pool"]
+                self.pool, self.pool_max = max(self.pool, pool["reservedBytes"]), pool["maxBytes"]
+                self.heap = max(self.heap, status["heapUsed"])
+            except (OSError, KeyError, ValueError):
                 pass
 
     def __enter__(self):
@@ -79,6 +106,13 @@ class TrinoPeak:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+
+
+def _seconds(text: str) -> float:
+    """An airlift Duration as Trino prints it: 12.34ms, 1.50s, 2.00m, 1.00h, 1.00d (ns, us too)."""
+    units = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600, "d": 86400}
+    number, unit = re.fullmatch(r"([0-9.]+)\s*([a-z]+)", text.strip()).groups()
+    return float(number) * units[unit]
 
 
 def _bytes(text: str) -> int:
@@ -153,10 +187,35 @@ def main(argv: list[str] | None = None) -> int:
             cleanup(settings, tag)
     print(f"load average at the end {_load()}")
     print(json.dumps(rows, indent=2))
+    print("\n".join(summary(rows)))
     return 0
 
 
 def measure(args, settings, base, env, s3, tag: str) -> dict:
+    r: dict = {}
+    sink, last = generate(args, settings, s3, r)
+    load_history(settings, env, s3, r)
+    dbt = dbt_command(settings, tag)
+    dbt_env = {**env, "DBT_TARGET_PATH": f"/tmp/scale-{tag}/target", "DBT_LOG_PATH": f"/tmp/scale-{tag}/logs"}
+    with TrinoPeak(base) as peak:
+        if args.dbt:
+            build(r, "full_build", dbt, dbt_env, peak)
+        load_day(sink, last, env, r)
+        if args.dbt:
+            build(r, "incremental_build", dbt, dbt_env, peak)
+            note(r, incremental_over_full=round(r["incremental_build_s"] / r["full_build_s"], 3))
+    if args.dbt:  # with --no-dbt the loader never touches Trino: its peaks would be other work's
+        note(r, trino_heap=base.trino_heap, trino_peak_query_mib=peak.query >> 20, trino_peak_pool_mib=peak.pool >> 20,
+             trino_pool_max_mib=peak.pool_max >> 20, trino_peak_heap_used_mib=peak.heap >> 20,
+             trino_coordinator_peak_rss_mib=(trino_rss_kib(base) or 0) // 1024)
+    note(r, landing_bytes=bucket_bytes(s3, settings.landing_bucket),
+         quarantine_bytes=bucket_bytes(s3, settings.quarantine_bucket),
+         warehouse_bytes=bucket_bytes(s3, settings.warehouse_bucket, tag))
+    return r
+
+
+def generate(args, settings, s3, r: dict) -> tuple[HoldBack, str]:
+    """D days through devtools.datagen; the last day's files are held back for the incremental run."""
     from devtools.datagen import GeneratorConfig, write
 
     start = date.fromisoformat(args.start)
@@ -166,38 +225,82 @@ def measure(args, settings, base, env, s3, tag: str) -> dict:
     sink = HoldBack(s3, settings.landing_bucket, last)
     t0 = time.perf_counter()
     write(cfg, sink, None)
-    r: dict = {}
     note(r, generate_s=round(time.perf_counter() - t0, 1))
-    download_s, landing_bytes = download_all(s3, settings.landing_bucket)
-    note(r, download_s=round(download_s, 1), landing_bytes=landing_bytes)
-    load_s, load_rss, done = run_measured([sys.executable, "-m", "include.ingestion", "load", "--json"], env)
-    _check(done, "load")
-    report = json.loads(done.stdout)
-    note(r, load_s=round(load_s, 1), load_rows=report["rows_loaded"], load_rss_mib=load_rss // 1024,
-         load_rows_per_s=round(report["rows_loaded"] / load_s), load_costs=report.get("costs"))
-    dbt = [str(Path(sys.executable).parent / "dbt"), "build", "--project-dir", str(DBT_DIR), "--profiles-dir",
-           str(DBT_DIR), "--vars", json.dumps({"raw_schema": settings.raw_schema, "schema_suffix": f"_scale_{tag}"})]
-    dbt_env = {**env, "DBT_TARGET_PATH": f"/tmp/scale-{tag}/target", "DBT_LOG_PATH": f"/tmp/scale-{tag}/logs"}
-    with TrinoPeak(settings) as peak:
-        if args.dbt:
-            full_s, full_rss, done = run_measured(dbt, dbt_env)
-            _check(done, "full dbt build")
-            note(r, full_build_s=round(full_s, 1), full_build_rss_mib=full_rss // 1024, load_average=_load())
-        sink.release()
-        day_load_s, _, done = run_measured([sys.executable, "-m", "include.ingestion", "load", "--json",
-                                            "--up-to", last], env)
-        _check(done, "day load")
-        day = json.loads(done.stdout)
-        note(r, day_rows=day["rows_loaded"], day_load_s=round(day_load_s, 1), day_load_costs=day.get("costs"))
-        if args.dbt:
-            inc_s, inc_rss, done = run_measured(dbt, dbt_env)
-            _check(done, "incremental dbt build")
-            note(r, incremental_build_s=round(inc_s, 1), incremental_rss_mib=inc_rss // 1024,
-                 incremental_over_full=round(inc_s / full_s, 3))
-    note(r, trino_peak_query_memory_mib=peak.peak >> 20, trino_heap=base.trino_heap,
-         trino_coordinator_peak_rss_mib=(trino_rss_kib(base) or 0) // 1024,
-         warehouse_bytes=bucket_bytes(s3, settings.warehouse_bucket, tag))
-    return r
+    return sink, last
+
+
+def load_history(settings, env, s3, r: dict) -> None:
+    """Baseline first (one GET of every landing object), then the loader's full sweep in its own process."""
+    download_s, history_bytes = download_all(s3, settings.landing_bucket)
+    note(r, download_s=round(download_s, 1), history_landing_bytes=history_bytes)
+    m = run_measured([sys.executable, "-m", "include.ingestion", "load", "--json"], env)
+    _check(m.done, "load")
+    report = json.loads(m.done.stdout)
+    note(r, load_s=round(m.seconds, 1), load_cpu_s=round(m.cpu_s, 1), load_rows=report["rows_loaded"],
+         load_rss_mib=m.rss_kib // 1024, load_rows_per_s=round(report["rows_loaded"] / m.seconds),
+         load_costs=report.get("costs"))
+
+
+def load_day(sink: HoldBack, last: str, env, r: dict) -> None:
+    """The held-back day as its DAG run gets it: uploaded, then loaded with `--up-to` that day."""
+    t0 = time.perf_counter()
+    sink.release()
+    note(r, day_upload_s=round(time.perf_counter() - t0, 1))
+    m = run_measured([sys.executable, "-m", "include.ingestion", "load", "--json", "--up-to", last], env)
+    _check(m.done, "day load")
+    day = json.loads(m.done.stdout)
+    note(r, day_rows=day["rows_loaded"], day_load_s=round(m.seconds, 1), day_load_cpu_s=round(m.cpu_s, 1),
+         day_load_rss_mib=m.rss_kib // 1024, day_load_costs=day.get("costs"))
+
+
+def dbt_command(settings, tag: str) -> list[str]:
+    return [str(Path(sys.executable).parent / "dbt"), "build", "--project-dir", str(DBT_DIR), "--profiles-dir",
+            str(DBT_DIR), "--vars", json.dumps({"raw_schema": settings.raw_schema, "schema_suffix": f"_scale_{tag}"})]
+
+
+def build(r: dict, name: str, dbt: list[str], dbt_env: dict, peak: TrinoPeak) -> None:
+    """`dbt build` in its own process; Trino's CPU is the sum over the queries that ran meanwhile."""
+    cpu_before = sum(peak.cpu.values())
+    m = run_measured(dbt, dbt_env)
+    time.sleep(3)  # one more poll: the last queries' final CPU
+    _check(m.done, name.replace("_", " "))
+    note(r, **{f"{name}_s": round(m.seconds, 1), f"{name}_rss_mib": m.rss_kib // 1024,
+               f"{name}_trino_cpu_s": round(sum(peak.cpu.values()) - cpu_before, 1),
+               f"{name}_load_average": _load()})
+
+
+def summary(r: dict) -> list[str]:
+    """Each figure beside its baseline from the same run, as Markdown rows (a figure not measured is left out)."""
+    rows, g = ["| figure | value | baseline (same run) |", "|---|---:|---|"], r.get
+    mib, per_m = 1 << 20, (g("load_rows") or 1) / 1e6
+
+    def add(name: str, needs: str, value, baseline: str = "") -> None:
+        if needs in r:
+            rows.append(f"| {name} | {value} | {baseline} |")
+
+    add("generate", "generate_s", f"{g('generate_s')} s", f"{g('history_landing_bytes', 0) / mib:.0f} MiB uploaded")
+    add("load (full sweep)", "load_s", f"{g('load_s')} s ({g('load_cpu_s')} s CPU), {g('load_rows_per_s'):,} rows/s",
+        f"GET of every landing object {g('download_s')} s")
+    add("loader peak RSS", "load_rss_mib", f"{g('load_rss_mib')} MiB", f"day load {g('day_load_rss_mib')} MiB")
+    add("full `dbt build`", "full_build_s", f"{g('full_build_s')} s, Trino CPU {g('full_build_trino_cpu_s')} s "
+        f"({g('full_build_trino_cpu_s', 0) / per_m:.0f} s per M rows)", f"load {g('load_s')} s")
+    add("held-back day: upload + load", "day_load_s", f"{g('day_upload_s')} s + {g('day_load_s')} s "
+        f"({g('day_load_cpu_s')} s CPU, {g('day_rows'):,} rows)", f"full sweep {g('load_s')} s")
+    add("incremental `dbt build`", "incremental_build_s", f"{g('incremental_build_s')} s, "
+        f"{g('incremental_over_full')} × full; Trino CPU {g('incremental_build_trino_cpu_s')} s",
+        f"full build {g('full_build_s')} s; goal ≤ 0.1")
+    add("dbt peak RSS", "full_build_rss_mib", f"{g('full_build_rss_mib')} MiB",
+        f"incremental {g('incremental_build_rss_mib')} MiB")
+    add("Trino peak per query", "trino_peak_query_mib", f"{g('trino_peak_query_mib')} MiB",
+        f"memory pool {g('trino_pool_max_mib')} MiB (heap {g('trino_heap')})")
+    add("Trino peak pool / heap used / JVM RSS", "trino_peak_pool_mib", f"{g('trino_peak_pool_mib')} / "
+        f"{g('trino_peak_heap_used_mib')} / {g('trino_coordinator_peak_rss_mib')} MiB", f"heap {g('trino_heap')}")
+    add("disk: landing + quarantine", "landing_bytes", f"{(g('landing_bytes') + g('quarantine_bytes')) / mib:.0f} MiB",
+        f"{g('landing_bytes') / per_m / mib:.0f} MiB per M raw rows")
+    add("disk: warehouse (raw + dbt schemas)", "warehouse_bytes", f"{g('warehouse_bytes') / mib:.0f} MiB",
+        f"{g('warehouse_bytes') / g('landing_bytes'):.2f} × landing; {g('warehouse_bytes') / (per_m * 1e6):.0f} "
+        "bytes per raw row")
+    return rows
 
 
 def note(r: dict, **figures) -> None:

@@ -45,6 +45,34 @@ def heap_mb(heap: str, port: int) -> int:
     return int(value[:-1]) * units[value[-1]]
 
 
+def query_memory_mb(heap: str, port: int) -> int:
+    """What one query may reserve on a node: half its heap. Trino keeps HEADROOM of the heap for untracked
+    allocations and refuses to start if the two overlap; the memory pool is the rest (70%)."""
+    return heap_mb(heap, port) // 2
+
+
+# Fraction of each heap kept out of the memory pool (Trino's default, written out so the sizing is visible).
+HEADROOM = 0.3
+# Measured by bench/scale.py (docs/benchmarks.md, "Scale"): the largest dbt queries (stg_transactions and the
+# fact's first build) reserve memory in proportion to the whole history, because their window functions hold
+# every transaction. Spilling to the node's disk lets them finish past the limit instead of failing.
+SPILL_PER_NODE = "20GB"
+
+
+def memory_properties(node: _Node, query_mb: int) -> str:
+    heap = heap_mb(node.heap, node.port)
+    spill = node.root / "data" / "spill"
+    spill.mkdir(parents=True, exist_ok=True)
+    return (
+        f"query.max-memory-per-node={query_mb}MB\n"
+        f"memory.heap-headroom-per-node={int(heap * HEADROOM)}MB\n"
+        "spill-enabled=true\n"
+        f"spiller-spill-path={spill}\n"
+        f"max-spill-per-node={SPILL_PER_NODE}\n"
+        f"query-max-spill-per-node={SPILL_PER_NODE}\n"
+    )
+
+
 def write_catalog(settings: Settings, etc: Path) -> None:
     # Secrets stay out of the file: Trino resolves ${ENV:...} from the process environment at start. Owner-only
     # all the same, since it names the catalog database and its user. The Astro path mounts the same renderer's
@@ -137,9 +165,8 @@ class Trino:
 
     def _write_config(self) -> None:
         workers = len(self.workers)
-        own = heap_mb(self.s.trino_heap, self.port) // 2
-        # Half of each heap for queries: Trino keeps 30% as headroom and refuses to start if the two overlap.
-        per_worker = heap_mb(self.s.trino_worker_heap, self.port) // 2 if workers else own
+        own = query_memory_mb(self.s.trino_heap, self.port)
+        per_worker = query_memory_mb(self.s.trino_worker_heap, self.port) if workers else own
         write_catalog(self.s, self.etc)
         (self.etc / "config.properties").write_text(
             "coordinator=true\n"
@@ -147,8 +174,8 @@ class Trino:
             f"http-server.http.port={self.port}\n"
             f"discovery.uri=http://{self.coordinator.address()}:{self.port}\n"
             f"query.max-memory={per_worker * max(workers, 1)}MB\n"
-            f"query.max-memory-per-node={own}MB\n"
-            "task.concurrency=2\n"
+            + memory_properties(self.coordinator, own)
+            + "task.concurrency=2\n"
             f"catalog.config-dir={self.etc / 'catalog'}\n"
         )
         for worker in self.workers:
@@ -157,8 +184,8 @@ class Trino:
                 "coordinator=false\n"
                 f"http-server.http.port={worker.port}\n"
                 f"discovery.uri=http://{self.coordinator.address()}:{self.port}\n"
-                f"query.max-memory-per-node={per_worker}MB\n"
-                "task.concurrency=2\n"
+                + memory_properties(worker, per_worker)
+                + "task.concurrency=2\n"
                 f"catalog.config-dir={worker.etc / 'catalog'}\n"
             )
 

@@ -62,7 +62,9 @@ class OneNoticePerRun:
 
     One failed `dbt build` (Trino down, say) fails the task of every model it had not yet reported; they share one
     cause, so they share one notice. Airflow calls this only on a task's final failure (a try that will be retried
-    calls on_retry_callback). A cleared run that fails again notices again: the mark is per clear of the run.
+    calls on_retry_callback). A cleared run that fails again notices again: the mark is per clear of the run. It
+    names the run's start too: a day's run deleted and made again (a new backfill of the day) has the same run id
+    and clear number, and an old mark under those alone silenced every dbt notice of the new run.
     """
 
     MARK = "lakehouse_failure_notice"
@@ -74,7 +76,7 @@ class OneNoticePerRun:
         from airflow.sdk import Variable
 
         ti, run = context["ti"], context["dag_run"]
-        key = f"{self.MARK}__{ti.dag_id}__{run.run_id}__{getattr(run, 'clear_number', 0) or 0}"
+        key = self.key(ti.dag_id, run)
         first = Variable.get(key, default=None)
         if first:
             log.warning("Not sending a failure notice for %s: %s already failed in this run", ti.task_id, first)
@@ -82,6 +84,12 @@ class OneNoticePerRun:
         Variable.set(key, ti.task_id, description="a dbt task of this run failed for good and sent the notice")
         for callback in self.callbacks:
             callback(context)
+
+    @classmethod
+    def key(cls, dag_id: str, run) -> str:
+        """The Variable marking that a dbt task of this run (this start of it) has sent the notice."""
+        started = run.start_date.strftime("%Y%m%dT%H%M%S%f") if run.start_date else "unstarted"
+        return f"{cls.MARK}__{dag_id}__{run.run_id}__{getattr(run, 'clear_number', 0) or 0}__{started}"
 
 
 def tune_watchers(dbt_group, dbt: DbtSettings) -> None:
@@ -94,9 +102,12 @@ def tune_watchers(dbt_group, dbt: DbtSettings) -> None:
     producer = next(t for t in dbt_group.iter_tasks() if hasattr(t, "tests_per_model"))
     every = producer.tests_per_model
     own = producer.tests_per_model = _own_tests(every, dbt_group.dbt_graph.filtered_nodes)
+    _order_shared_tests(dbt_group, own)
     for task in dbt_group.iter_tasks():
         if hasattr(task, "producer_task_id") and hasattr(task, "poke_interval"):
             task.poke_interval = dbt.watch_interval.total_seconds()
+            # An instance attribute: the sensor's execute() calls self.poke(context).
+            task.poke = poke_fresh_results
             task.retries, task.retry_delay = max(task.retries, dbt.retries), dbt.retry_delay
             if task.on_failure_callback:
                 # Airflow runs the callbacks as a list.
@@ -110,6 +121,48 @@ def tune_watchers(dbt_group, dbt: DbtSettings) -> None:
                     task.dbt_cmd_flags = [*task.dbt_cmd_flags, "--exclude", *sorted(u.split(".")[2] for u in others)]
 
 
+def poke_fresh_results(context) -> bool:
+    """poke() of the watcher tasks: on a first try, trust the producer's results only while they can still change.
+
+    Once the producer is `skipped` (its build failed and its retry gave up the build), a model or test task that
+    starts now (it was waiting on a model that failed, and the failed tasks were cleared or have succeeded on
+    retry) would read what the failed build said about its node: `failed`, or skipped for the upstream failure.
+    Cosmos then fails the try and only the retry runs the node, so every task below an outage pays a failed try and
+    a retry delay, and spends a try it may need. Such a task runs its node alone at once instead; a node the build
+    did report as succeeded counts as done, as before.
+    """
+    from cosmos.operators._watcher.state import ProducerTaskState, is_dbt_node_status_success
+
+    task, ti = context["task"], context["ti"]
+    if ti.try_number == 1 and task._get_producer_task_status(context) == ProducerTaskState.SKIPPED:
+        if not is_dbt_node_status_success(task._get_node_status(ti, context)):
+            return task._fallback_to_non_watcher_run(ti.try_number, context)
+    return type(task).poke(task, context)
+
+
+def _order_shared_tests(dbt_group, own: dict[str, list[str]]) -> None:
+    """Make the task reporting a test on two models wait for the other model's task too.
+
+    For two models where neither is built from the other (the fact and dim_clients), dbt's one build runs the
+    test after both, but nothing in Airflow orders the reporting model's test task after the other model. On a
+    retry or a clear, that task runs `dbt test` itself, and could run before the other model is rebuilt: against a
+    missing table (a fresh lake) or yesterday's (a relationship failing on today's new clients).
+    """
+    from airflow.sdk import TaskGroup
+
+    nodes = dbt_group.dbt_graph.filtered_nodes
+    for node, tests in own.items():
+        group = dbt_group.tasks_map.get(node)
+        if not isinstance(group, TaskGroup):
+            continue
+        reporter = next(t for t in group.children.values() if getattr(t, "is_test_sensor", False))
+        parents = {p for t in tests for p in nodes[t].depends_on if p.startswith("model.") and p != node}
+        for other in sorted(parents - _ancestors(nodes, node)):  # an ancestor's task is upstream already
+            upstream = model_task(dbt_group, other.split(".")[-1])
+            if upstream.task_id not in reporter.upstream_task_ids:
+                upstream >> reporter
+
+
 def _own_tests(tests_per_model: dict[str, list[str]], nodes: dict) -> dict[str, list[str]]:
     """Which tests the producer reports as each model's test task result.
 
@@ -117,19 +170,21 @@ def _own_tests(tests_per_model: dict[str, list[str]], nodes: dict) -> dict[str, 
     would wait for a test that runs only after the later model, and hold up every task below it. Each such test is
     reported by the later model's task alone (for two unrelated models, the last by name), after both are built.
     """
-    def ancestors(uid: str, seen: set[str]) -> set[str]:
-        for parent in nodes[uid].depends_on if uid in nodes else []:
-            if parent not in seen:
-                seen.add(parent)
-                ancestors(parent, seen)
-        return seen
-
     owner: dict[str, str] = {}
     for test in {t for tests in tests_per_model.values() for t in tests}:
         parents = [p for p in nodes[test].depends_on if p in tests_per_model]
-        owner[test] = max(parents, key=lambda p: (len(ancestors(p, set()) & set(parents)), p))
+        owner[test] = max(parents, key=lambda p: (len(_ancestors(nodes, p) & set(parents)), p))
     own = {model: [t for t in tests if owner[t] == model] for model, tests in tests_per_model.items()}
     return {model: tests for model, tests in own.items() if tests}
+
+
+def _ancestors(nodes: dict, uid: str, seen: set[str] | None = None) -> set[str]:
+    seen = set() if seen is None else seen
+    for parent in nodes[uid].depends_on if uid in nodes else []:
+        if parent not in seen:
+            seen.add(parent)
+            _ancestors(nodes, parent, seen)
+    return seen
 
 
 def attach_model_assets(dbt_group, settings: Settings) -> None:

@@ -1,9 +1,13 @@
 """Trino stops while the WATCHER producer's `dbt build` is building the fact, on a run made by the scheduler.
 
-Trino stays away while the failed model tasks retry (each retry runs its model alone), so the run fails for good
-and one failure notice comes; Trino comes back, the failed tasks are cleared, and the run succeeds. The fact then
-has each transaction once and each anomaly is alerted once. One run, one fixture, several assertions on what it saw
-(the shorter outage that retries ride out is the same code path up to the clear).
+Trino stays away while the failed model tasks retry (each retry runs its model alone), so they fail for good and one
+failure notice comes; Trino comes back, the run fails, its failed tasks are cleared, and the run succeeds. The fact
+then has each transaction once and each anomaly is alerted once. One run, one fixture, several assertions on what it
+saw (the shorter outage that retries ride out is the same code path up to the clear).
+
+Trino is started again as soon as no dbt task can retry any more, not once the run has failed: its start-up (a
+minute or two here) then overlaps the docs and digest tasks, which may fail for good while it is away (each then
+sends its own notice) or succeed once it is back; the assertions hold either way.
 """
 
 from __future__ import annotations
@@ -31,14 +35,16 @@ from devtools.receiver import read_messages
 from devtools.stack.trino import Trino
 from include.settings import REPO_ROOT, trino_connection
 from tests.integration.airflow_helpers import delete_runs, wipe_lakehouse
+from tests.integration.faults import kill, service
 
-# Deselected until it has passed on this version (docs/reliability.md): run it with `-m known_failing`. Its last
-# run found a real bug (a retried test task also ran a later model's relationship test), fixed in tune_watchers.
+# Deselected (docs/reliability.md): it has not yet passed whole on this version, and it takes far longer than the
+# suite can afford (about 25-32 min here under a load of 20-45). Run it alone with `-m known_failing`.
 pytestmark = [pytest.mark.integration, pytest.mark.fault, pytest.mark.known_failing]
 
 DAY = date(2026, 11, 5)
 PRODUCER = "dbt.dbt_producer_watcher"
 FACT = "dbt.fact_transactions.run"
+DONE = {"success", "failed", "upstream_failed", "skipped"}
 
 
 def _running_query_of(settings, node: str, timeout: float = 900) -> None:
@@ -55,14 +61,28 @@ def _running_query_of(settings, node: str, timeout: float = 900) -> None:
     raise AssertionError(f"no query for {node} within {timeout:.0f} s")
 
 
-def _stop_trino_during_fact(api, settings, run_id: str) -> Trino:
-    trino = Trino(settings)
+def _stop_trino_during_fact(api, settings, run_id: str, mark=print) -> None:
     _running_query_of(settings, "model.lakehouse.fact_transactions")
-    assert trino.stop()
+    mark("fact query seen")
+    # SIGKILL, not `Trino.stop()`: on SIGTERM Trino shuts down gracefully (shutdown.grace-period), and in one run
+    # the fact's statement still finished during those seconds, so its task succeeded and nothing was interrupted.
+    kill(service(settings, "trino"))
+    mark("trino killed")
     # The producer's `dbt build` fails; it retries only to mark itself skipped, which is what tells the failed
     # model tasks to run their models alone on their own retries.
     wait_for_task(api, run_id, PRODUCER, {"up_for_retry", "skipped", "failed"})
-    return trino
+
+
+def _wait_for_dbt_tasks_done(api, run_id: str, timeout: float = 1200) -> dict[str, dict]:
+    """Return once no model or test task of the run can run again: each has failed for good, succeeded, or its
+    upstream failed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        dbt = {t["task_id"]: t for t in task_instances(api, run_id) if t["task_id"].startswith("dbt.")}
+        if dbt and all(t["state"] in DONE for t in dbt.values()):
+            return dbt
+        time.sleep(2)
+    raise AssertionError(f"dbt tasks of {run_id} still going after {timeout:.0f} s")
 
 
 def _facts(settings) -> dict:
@@ -84,13 +104,14 @@ def _anomaly_ids(messages: list[dict]) -> list[str]:
     return ids
 
 
-def _notices(messages: list[dict], run_id: str) -> list[str]:
-    """Task ids of the failure notices sent for `run_id`."""
+def _notices(messages: list[dict], run_id: str) -> list[tuple[str, int]]:
+    """(task id, try number) of each failure notice sent for `run_id`."""
     found = []
     for message in messages:
         text = message["payload"].get("text", "")
         if text.startswith(":x: Airflow task failed") and f"(run {run_id}," in text:
-            found.append(text.split("failed: ", 1)[1].split(" ", 1)[0])
+            dotted = text.split("failed: ", 1)[1].split(" ", 1)[0]
+            found.append((dotted.split(".", 1)[1], int(re.search(r", try (\d+)\)", text).group(1))))
     return found
 
 
@@ -117,17 +138,27 @@ def outage(settings, s3):
     unpause(api)
     seen: dict = {}
     trino = Trino(settings)
+    t0 = time.monotonic()
+    mark = lambda what: print(f"[watcher-retry] {time.monotonic() - t0:7.1f} s {what}", flush=True)  # noqa: E731
     try:
         run = backfill_day(api, DAY)
-        _stop_trino_during_fact(api, settings, run)
+        mark("run made")
+        _stop_trino_during_fact(api, settings, run, mark)
+        mark("producer done")
+        _wait_for_dbt_tasks_done(api, run)
+        mark("dbt tasks done")
+        trino.start()
+        mark("trino started")
         seen["failed"] = wait_for_run(api, run, timeout=1200)
+        mark("run failed")
         seen["failed_tasks"] = {t["task_id"]: t for t in task_instances(api, run)}
         seen["notices_after_failure"] = _notices(read_messages(settings), run)
-        trino.start()
         api.post(f"/api/v2/dags/{seen['failed']['dag_id']}/clearTaskInstances",
                  {"dry_run": False, "dag_run_id": run, "only_failed": True, "reset_dag_runs": True})
+        mark("cleared")
         time.sleep(2)
         seen["recovered"] = wait_for_run(api, run, timeout=1200)
+        mark("run recovered")
         seen["facts"] = _facts(settings)
     finally:
         if not trino.running():
@@ -160,13 +191,16 @@ def test_each_anomaly_is_alerted_once(outage):
 
 def test_the_failure_notice_comes_once_on_the_final_failure_only(outage):
     notices = outage["notices_after_failure"]
-    failed = sorted(t for t, ti in outage["failed_tasks"].items() if ti["state"] == "failed")
-    models = [t for t in failed if t.startswith("dbt.")]
+    failed = {t: ti for t, ti in outage["failed_tasks"].items() if ti["state"] == "failed"}
+    models = sorted(t for t in failed if t.startswith("dbt."))
     # The dbt tasks that one outage failed share one notice (include/pipeline/dbt.py, OneNoticePerRun); any other
     # task that failed for good while Trino was away (the docs, the digest) sends its own, once.
-    assert FACT in models, failed
-    model_notices = [n for n in notices if n.startswith("dbt.")]
-    assert len(model_notices) == 1 and model_notices[0] in models, (notices, failed)
-    assert sorted(n for n in notices if not n.startswith("dbt.")) == [t for t in failed if not t.startswith("dbt.")]
-    assert _notices(outage["messages"], outage["run_id"]) == outage["notices_after_failure"], \
-        "nothing more after the clear"
+    assert FACT in models, sorted(failed)
+    model_notices = [(t, n) for t, n in notices if t.startswith("dbt.")]
+    assert len(model_notices) == 1 and model_notices[0][0] in models, (notices, models)
+    assert sorted(t for t, _ in notices if not t.startswith("dbt.")) == sorted(t for t in failed
+                                                                                if not t.startswith("dbt."))
+    # Sent by the task's last try, after its retries, not by a try that was retried.
+    for task_id, try_number in notices:
+        assert try_number == failed[task_id]["try_number"] > 1, (task_id, try_number, failed[task_id])
+    assert _notices(outage["messages"], outage["run_id"]) == notices, "nothing more after the clear"
