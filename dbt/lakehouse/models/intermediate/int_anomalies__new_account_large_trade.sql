@@ -13,13 +13,7 @@ trades as (
 
 clients as (
 
-    select
-        client_id,
-        segment,
-        onboarded_at,
-        _ingested_at
-
-    from {{ ref('stg_clients') }}
+    select * from {{ ref('stg_clients') }}
 
 ),
 

@@ -33,26 +33,6 @@ valid_versions as (
 
 {% if is_incremental() %}
 
-known_clients as (
-
-    select
-        client_id,
-        first_valid_ingested_at
-
-    from {{ ref('stg_clients') }}
-
-),
-
-known_assets as (
-
-    select
-        asset_id,
-        first_valid_ingested_at
-
-    from {{ ref('stg_assets') }}
-
-),
-
 watermark as (
 
     {#- An empty table (first run after a failed one) reads everything. #}
@@ -68,19 +48,19 @@ watermark as (
 
 newly_known_clients as (
 
-    select known_clients.client_id
-    from known_clients
+    select stg_clients.client_id
+    from {{ ref('stg_clients') }} as stg_clients
     cross join watermark
-    where known_clients.first_valid_ingested_at > watermark.valid_after
+    where stg_clients.first_valid_ingested_at > watermark.valid_after
 
 ),
 
 newly_known_assets as (
 
-    select known_assets.asset_id
-    from known_assets
+    select stg_assets.asset_id
+    from {{ ref('stg_assets') }} as stg_assets
     cross join watermark
-    where known_assets.first_valid_ingested_at > watermark.valid_after
+    where stg_assets.first_valid_ingested_at > watermark.valid_after
 
 ),
 
