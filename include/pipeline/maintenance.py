@@ -1,5 +1,5 @@
 """Task callables of the maintenance DAG: weekly Iceberg housekeeping through Trino on the raw tables, the ingest
-ledger and the fact table. Trino refuses a retention below the catalog's floors
+ledger and the dbt models merged in place. Trino refuses a retention below the catalog's floors
 (`iceberg.expire-snapshots.min-retention`, `iceberg.remove-orphan-files.min-retention`, set by the stack)."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from include.settings import Settings
 log = logging.getLogger(__name__)
 
 LEDGER_TABLE = "ingest_ledger"  # include/ingestion/ledger.py; not imported here so the DAG file parses fast
-FACT_TABLE = "marts.fact_transactions"
+# The dbt models updated by `merge` pile up a snapshot a run; the others are replaced whole each run.
+MERGED_MODELS = ("intermediate.int_transactions__latest_valid", "marts.fact_transactions")
 _DURATION = re.compile(r"\d+(\.\d+)?(ms|s|m|h|d)")
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 # Compact first (its replaced files become unreferenced), then expire the snapshots that still reference them,
@@ -27,9 +28,9 @@ STATEMENTS = (
 
 
 def tables(settings: Settings) -> tuple[str, ...]:
-    """The `<schema>.<table>` names maintained, in the order they are: the raw tables, the ingest ledger, the fact."""
+    """The `<schema>.<table>` names maintained, in order: the raw tables, the ingest ledger, the merged dbt models."""
     raw = settings.raw_schema
-    return (*(f"{raw}.{source}" for source in COLUMNS), f"{raw}.{LEDGER_TABLE}", FACT_TABLE)
+    return (*(f"{raw}.{source}" for source in COLUMNS), f"{raw}.{LEDGER_TABLE}", *MERGED_MODELS)
 
 
 def _split(table: str) -> tuple[str, str]:

@@ -85,7 +85,8 @@ def built(cluster, settings, s3, tmp_path_factory):
     conn = trino_connection(lake)
     yield lake, report, result, suffix, conn.cursor()
     cur = conn.cursor()
-    for schema in (lake.raw_schema, *(f"{layer}{suffix}" for layer in ("staging", "intermediate", "marts", "analytics"))):
+    layers = ("staging", "intermediate", "marts", "analytics")
+    for schema in (lake.raw_schema, *(f"{layer}{suffix}" for layer in layers)):
         query(cur, f"drop schema if exists {lake.trino_catalog}.{schema} cascade")
     conn.close()
 
