@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from include.settings import trino_connection
-from tests.integration.dbt_helpers import build_deliveries, create_raw_tables, insert_delivery, run_dbt
+from tests.integration.dbt_helpers import LAYERS, build_deliveries, create_raw_tables, insert_delivery, run_dbt
 from tests.integration.faults import kill, restored, run_in_thread, service
 from tests.integration.test_faults_ingestion import _query_after_outage
 from tests.integration.test_watcher_retry import _running_query_of
@@ -29,7 +29,7 @@ def _ok(result, what: str) -> None:
 def test_trino_killed_during_the_fact_merge_recovers_on_retry_without_duplicates(settings, tmp_path):
     catalog = settings.trino_catalog
     cur = trino_connection(settings).cursor()
-    for layer in ("staging", "intermediate", "marts", "analytics"):
+    for layer in LAYERS:
         _query_after_outage(cur, f"drop schema if exists {catalog}.{layer}{SUFFIX} cascade")
     create_raw_tables(cur, catalog, RAW_SCHEMA)
     (first, second, *_), _ = build_deliveries()

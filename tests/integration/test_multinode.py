@@ -21,7 +21,7 @@ import pytest
 from include.ingestion.loader import load
 from include.settings import trino_connection
 from tests.conftest import query, run_stack
-from tests.integration.dbt_helpers import DBT_DIR, dbt_executable
+from tests.integration.dbt_helpers import DBT_DIR, LAYERS, dbt_executable
 
 pytestmark = pytest.mark.integration
 
@@ -85,8 +85,7 @@ def built(cluster, settings, s3, tmp_path_factory):
     conn = trino_connection(lake)
     yield lake, report, result, suffix, conn.cursor()
     cur = conn.cursor()
-    layers = ("staging", "intermediate", "marts", "analytics")
-    for schema in (lake.raw_schema, *(f"{layer}{suffix}" for layer in layers)):
+    for schema in (lake.raw_schema, *(f"{layer}{suffix}" for layer in LAYERS)):
         query(cur, f"drop schema if exists {lake.trino_catalog}.{schema} cascade")
     conn.close()
 
