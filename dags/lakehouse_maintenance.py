@@ -1,8 +1,8 @@
 """
 ## Lakehouse maintenance
 
-Weekly Iceberg housekeeping through Trino on the raw tables, the ingest ledger and the dbt models merged in place
-(`intermediate.int_transactions__latest_valid`, `marts.fact_transactions`):
+Weekly Iceberg housekeeping through Trino on the raw tables, the ingest ledger and every dbt model updated in place
+(materialized `incremental`, read from the dbt manifest: `marts.fact_transactions` and the models feeding it):
 `optimize` compacts the small files each load and dbt run adds, `expire_snapshots` drops snapshots older than the
 retention, `remove_orphan_files` deletes files no snapshot references. The retention is
 `LAKEHOUSE_MAINTENANCE_RETENTION` (default 7d); Trino refuses one below the catalog's floor.

@@ -4,6 +4,7 @@ ledger and the dbt models merged in place. Trino refuses a retention below the c
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -14,8 +15,6 @@ from include.settings import Settings
 log = logging.getLogger(__name__)
 
 LEDGER_TABLE = "ingest_ledger"  # include/ingestion/ledger.py; not imported here so the DAG file parses fast
-# The dbt models updated by `merge` pile up a snapshot a run; the others are replaced whole each run.
-MERGED_MODELS = ("intermediate.int_transactions__latest_valid", "marts.fact_transactions")
 _DURATION = re.compile(r"\d+(\.\d+)?(ms|s|m|h|d)")
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 # Compact first (its replaced files become unreferenced), then expire the snapshots that still reference them,
@@ -30,7 +29,18 @@ STATEMENTS = (
 def tables(settings: Settings) -> tuple[str, ...]:
     """The `<schema>.<table>` names maintained, in order: the raw tables, the ingest ledger, the merged dbt models."""
     raw = settings.raw_schema
-    return (*(f"{raw}.{source}" for source in COLUMNS), f"{raw}.{LEDGER_TABLE}", *MERGED_MODELS)
+    return (*(f"{raw}.{source}" for source in COLUMNS), f"{raw}.{LEDGER_TABLE}", *incremental_models(settings))
+
+
+def incremental_models(settings: Settings) -> tuple[str, ...]:
+    """The dbt models materialized `incremental`, read from the project's manifest (the one the pipeline DAG reads).
+
+    They are updated in place (merge, delete+insert) and pile up a snapshot a run; the other models are replaced
+    whole each run. Read from the manifest so that a model made incremental is maintained without a second list.
+    """
+    nodes = json.loads(settings.dbt.manifest.read_text())["nodes"].values()
+    return tuple(sorted(f"{node['schema']}.{node['name']}" for node in nodes
+                        if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"))
 
 
 def _split(table: str) -> tuple[str, str]:

@@ -183,3 +183,15 @@ def test_a_retried_test_task_runs_the_tests_it_reports_and_no_later_models(pipel
     selected = {json.loads(line)["unique_id"] for line in listed.stdout.splitlines() if line.startswith("{")}
     reported = set(pipeline.get_task("dbt.dbt_producer_watcher").tests_per_model["model.lakehouse.fact_transactions"])
     assert selected == reported, (selected ^ reported)
+
+
+def test_maintenance_covers_the_raw_tables_the_ledger_and_every_merged_model_in_order(dag_bag):
+    """Every model dbt updates in place (incremental) gets compacted and expired, read from the same manifest."""
+    maintenance = dag_bag.dags["lakehouse_maintenance"]
+    manifest = json.loads(DBT_MANIFEST.read_text())
+    merged = sorted(f"maintain_{n['schema']}__{n['name']}" for n in manifest["nodes"].values()
+                    if n["resource_type"] == "model" and n["config"]["materialized"] == "incremental")
+    assert {"maintain_marts__fact_transactions", "maintain_intermediate__int_transactions__latest_valid"} <= set(merged)
+    order = [t.task_id for t in maintenance.topological_sort()]
+    raw = [f"maintain_lakehouse__{t}" for t in ("assets", "clients", "transactions", "ingest_ledger")]
+    assert order == ["repair_ledger", *raw, *merged]
