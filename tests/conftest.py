@@ -40,6 +40,40 @@ def query(cur, sql: str) -> list:
     return cur.fetchall()
 
 
+# scripts/test.sh runs the modules side by side (pytest-xdist), each module whole on one worker so that its module
+# fixtures are built once; the two modules reading the one shared backfill share a worker. The longest start first
+# so that the short ones fill in around them.
+SHARED_BACKFILL = ("test_pipeline_e2e", "test_ui_browser")
+LONGEST_FIRST = (*SHARED_BACKFILL, "test_dbt_models", "test_multinode", "test_dbt_rejects", "test_alerts",
+                 "test_ingestion", "test_stack")
+
+
+def _module(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Send each module (the shared-backfill pair as one) to one worker, in collection order.
+
+    Not `--dist loadgroup`: pytest-xdist 3.8 names a group by rewriting `item._nodeid`, which pytest 9 no longer reads.
+    """
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByModule(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = _module(nodeid)
+            return "shared_backfill" if module in SHARED_BACKFILL else module
+
+    return ByModule(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
-    """Fault tests kill and restart the stack's services: run them after everything else that shares the stack."""
-    items.sort(key=lambda item: item.get_closest_marker("fault") is not None)
+    """Fault tests kill and restart the stack's services: run them after everything else that shares the stack
+    (scripts/test.sh runs them alone, after the others). The longest modules first, for pytest-xdist."""
+
+    def order(item) -> tuple:
+        module = _module(item.nodeid)
+        rank = LONGEST_FIRST.index(module) if module in LONGEST_FIRST else len(LONGEST_FIRST)
+        return item.get_closest_marker("fault") is not None, rank
+
+    items.sort(key=order)  # stable: tests keep their order within a module

@@ -70,6 +70,7 @@ def test_catalog_supports_what_dbt_needs(trino, settings, smoke_table):
         query(trino, f"drop table if exists {copy}")
 
 
+@pytest.mark.fault  # stops every service: runs alone, after the tests that share the stack
 def test_data_survives_down_and_up(trino, settings, smoke_table):
     query(trino, f"insert into {smoke_table} values (7, 'kept')")
     down = run_stack("down")
