@@ -52,6 +52,7 @@ def _module(nodeid: str) -> str:
     return nodeid.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py")
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: pytest without it (-p no:xdist) ignores it
 def pytest_xdist_make_scheduler(config, log):
     """Send each module (the shared-backfill pair as one) to one worker, in collection order.
 
