@@ -17,9 +17,12 @@ from devtools.receiver import read_messages
 from devtools.report import table_counts
 from devtools.stack.airflow import LOCAL_SENSOR_SETTINGS
 from include.settings import PipelineSettings, get_settings, s3_client, trino_connection
+from tests.integration.dbt_helpers import LAYERS
 
 DAG_ID = PipelineSettings.dag_id  # a name fixed in the code, not a setting read from the environment
-LAKEHOUSE_SCHEMAS = ("lakehouse", "staging", "marts", "analytics", "ops")
+# Every dbt layer: a layer left out (intermediate was) keeps its incremental tables across a wipe, and the next build
+# merges the old rows back into the fact.
+LAKEHOUSE_SCHEMAS = ("lakehouse", *LAYERS, "ops")
 # DAY1: every source. DAY2: no assets or clients (they may skip a day), and transactions arrive late, while the
 # run's sensor is deferred. DAY3: only a zero-byte folder marker, which must not count as an arrival.
 # The last is yesterday, so no scheduled run of the same day competes with the backfill.
