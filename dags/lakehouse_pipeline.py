@@ -22,6 +22,7 @@ from include.ingestion.contract import COLUMNS as SOURCES
 from include.pipeline import tasks
 from include.pipeline.assets import raw_table_asset
 from include.pipeline.dbt import (
+    OneNoticePerRun,
     attach_model_assets,
     execution_config,
     model_task,
@@ -86,7 +87,9 @@ def lakehouse_pipeline():
     @teardown
     def run_digest(**context: Any) -> dict:
         """Post the run's one Slack digest: files, rows, dbt tests, anomalies, tasks and the run's link."""
-        return tasks.run_digest(get_settings(), context["dag"].dag_id, context["run_id"], context["ti"])
+        digest = tasks.run_digest(get_settings(), context["dag"].dag_id, context["run_id"], context["ti"])
+        OneNoticePerRun.forget(context["dag"].dag_id, context["dag_run"])
+        return digest
 
     attach_model_assets(dbt, settings)
     tune_watchers(dbt, settings.dbt)

@@ -86,6 +86,14 @@ class OneNoticePerRun:
             callback(context)
 
     @classmethod
+    def forget(cls, dag_id: str, run) -> None:
+        """Delete this run's mark: called by the run's digest, which runs last, when no task of this start and clear
+        of the run can fail any more (a clear makes a new key). Without it each failed run left a Variable for good."""
+        from airflow.sdk import Variable
+
+        Variable.delete(cls.key(dag_id, run))
+
+    @classmethod
     def key(cls, dag_id: str, run) -> str:
         """The Variable marking that a dbt task of this run (this start of it) has sent the notice."""
         started = run.start_date.strftime("%Y%m%dT%H%M%S%f") if run.start_date else "unstarted"

@@ -108,3 +108,25 @@ def test_a_day_run_made_again_under_the_same_run_id_still_gets_its_one_dbt_failu
         fail("dbt.fact_transactions.run", again)  # the day's run made again, same run id
         fail("dbt.fact_transactions.run", again.replace(minute=50), clear_number=1)  # that run cleared, failed again
     assert sent == ["dbt.stg_transactions.run", "dbt.fact_transactions.run", "dbt.fact_transactions.run"]
+
+
+def test_the_digest_forgets_the_runs_notice_mark_so_marks_do_not_pile_up():
+    """Each failed run left its one-notice mark (an Airflow Variable) for good. The digest, last in the run, deletes
+    it: the same key the failure callback set, so a notice sent is still one notice, and the next clear has its own."""
+    from datetime import datetime, timezone
+
+    from include.pipeline.dbt import OneNoticePerRun
+
+    variables: dict[str, str] = {}
+    run = SimpleNamespace(run_id="scheduled__2026-11-06T00:00:00+00:00", clear_number=2,
+                          start_date=datetime(2026, 11, 29, 14, 23, tzinfo=timezone.utc))
+    notice = OneNoticePerRun(lambda context: None)
+    store = variables.__setitem__
+    with mock.patch("airflow.sdk.Variable.get", side_effect=lambda key, default=None: variables.get(key, default)), \
+            mock.patch("airflow.sdk.Variable.set", side_effect=lambda key, value, **kw: store(key, value)), \
+            mock.patch("airflow.sdk.Variable.delete", side_effect=lambda key: variables.pop(key, None)):
+        notice({"ti": SimpleNamespace(dag_id="lakehouse_pipeline", task_id="dbt.fact_transactions.run"),
+                "dag_run": run})
+        assert list(variables) == [OneNoticePerRun.key("lakehouse_pipeline", run)]
+        OneNoticePerRun.forget("lakehouse_pipeline", run)
+    assert variables == {}

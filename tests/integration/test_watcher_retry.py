@@ -33,6 +33,7 @@ from devtools.airflow_api import (
 )
 from devtools.receiver import read_messages
 from devtools.stack.trino import Trino
+from include.pipeline.dbt import OneNoticePerRun
 from include.settings import REPO_ROOT, trino_connection
 from tests.integration.airflow_helpers import delete_runs, wipe_lakehouse
 from tests.integration.faults import kill, service
@@ -115,6 +116,12 @@ def _notices(messages: list[dict], run_id: str) -> list[tuple[str, int]]:
     return found
 
 
+def _notice_marks(api) -> list[str]:
+    """Keys of the one-notice-per-run marks (Airflow Variables) still stored."""
+    variables = api.get("/api/v2/variables", limit=1000)["variables"]
+    return [v["key"] for v in variables if v["key"].startswith(OneNoticePerRun.MARK)]
+
+
 def _settle(api) -> None:
     """End what an interrupted earlier session left going (an open backfill, its running run) before wiping."""
     for backfill in api.get("/api/v2/backfills", dag_id=api.dag_id, limit=100)["backfills"]:
@@ -152,6 +159,7 @@ def outage(settings, s3):
         seen["failed"] = wait_for_run(api, run, timeout=1200)
         mark("run failed")
         seen["failed_tasks"] = {t["task_id"]: t for t in task_instances(api, run)}
+        seen["marks_after_failure"] = _notice_marks(api)
         seen["notices_after_failure"] = _notices(read_messages(settings), run)
         api.post(f"/api/v2/dags/{seen['failed']['dag_id']}/clearTaskInstances",
                  {"dry_run": False, "dag_run_id": run, "only_failed": True, "reset_dag_runs": True})
@@ -204,3 +212,7 @@ def test_the_failure_notice_comes_once_on_the_final_failure_only(outage):
     for task_id, try_number in notices:
         assert try_number == failed[task_id]["try_number"] > 1, (task_id, try_number, failed[task_id])
     assert _notices(outage["messages"], outage["run_id"]) == notices, "nothing more after the clear"
+
+
+def test_the_failed_runs_digest_leaves_no_notice_mark_behind(outage):
+    assert outage["marks_after_failure"] == [], "the digest deletes its run's mark (OneNoticePerRun.forget)"
