@@ -1,5 +1,5 @@
 {#-
-    One row per transaction: its latest valid version (macros/staging.sql's version_order). The one place that
+    One row per transaction: its latest valid version (macros/latest_valid_versions.sql's version_order). The one place that
     decides it: fact_transactions, the dimensions, stg_transactions and the anomaly rules all read it.
 
     An incremental run reads the rows that became valid since the newest one stored (less a lookback, for rows

@@ -1,3 +1,3 @@
-{#- One row per client: its latest valid version (macros/staging.sql). -#}
+{#- One row per client: its latest valid version (macros/latest_valid_versions.sql). -#}
 
 {{ latest_valid_versions('clients') }}

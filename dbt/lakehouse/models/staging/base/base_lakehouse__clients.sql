@@ -1,6 +1,6 @@
 {#-
     Every delivered client row, parsed by the contract's column types, with the rules it breaks
-    (macros/staging.sql's base_rows). No row is dropped here: stg_clients keeps the valid ones (latest version
+    (macros/base_rows.sql). No row is dropped here: stg_clients keeps the valid ones (latest version
     per id) and stg_clients_rejected the others.
     Rules are in priority order: the first broken rule is the one reported.
 -#}
