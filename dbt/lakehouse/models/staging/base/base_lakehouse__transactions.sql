@@ -2,13 +2,64 @@
     Every delivered transaction row, parsed, with the row-level rules it breaks. No row is dropped here.
     Whether its client and asset exist is a question about other sources: int_transactions__orphan_checked
     adds that rule (the contract's last), so this model reads nothing but its source and the currency seed.
+
+    A table, unlike the reference sources' base views: as a view, every reader (the latest-valid model, the
+    version counts, the rejected rows, their tests) parsed and checked all of history again, several times a
+    build (one such pass over 10M rows took 6 min here). Each run appends only the files loaded since the last:
+    a row's parsing and rules depend on nothing but the row and the currency seed, so it never changes.
 -#}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    properties={'partitioning': "ARRAY['day(_ingested_at)']"},
+) }}
 
 with
 
+{% if is_incremental() %}
+
+watermark as (
+
+    {#- Less the look-back, for a file whose load committed after a later one was built; an empty table reads
+        everything. #}
+    select
+        coalesce(
+            date_add('hour', -{{ var('fact_lookback_hours') }}, max(_ingested_at)),
+            timestamp '1970-01-01 00:00:00.000000 UTC'
+        ) as loaded_after
+
+    from {{ this }}
+
+),
+
+stored_loads as (
+
+    {#- A file's load is one commit: its rows share _source_file and _ingested_at, and are stored all or none. #}
+    select distinct
+        _source_file,
+        _ingested_at
+
+    from {{ this }}
+    where _ingested_at > (select loaded_after from watermark)
+
+),
+
+{% endif %}
+
 source as (
 
-    select * from {{ source('lakehouse', 'transactions') }}
+    select raw.*
+    from {{ source('lakehouse', 'transactions') }} as raw
+
+    {% if is_incremental() %}
+    left join stored_loads
+        on raw._source_file = stored_loads._source_file
+        and raw._ingested_at = stored_loads._ingested_at
+    where raw._ingested_at > (select loaded_after from watermark)
+        and stored_loads._source_file is null
+    {% endif %}
 
 ),
 
