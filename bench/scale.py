@@ -45,7 +45,7 @@ DBT_DIR = REPO / "dbt" / "lakehouse"
 
 class Measured(NamedTuple):
     seconds: float
-    rss_kib: int  # the child's own peak RSS (from wait4), so each step's memory is its own
+    rss_kib: int  # the child's own peak RSS (its VmHWM), so each step's memory is its own
     cpu_s: float  # user + system CPU of the child: on a shared machine, steadier than wall time
     done: subprocess.CompletedProcess
 
@@ -56,13 +56,26 @@ def run_measured(cmd: list[str], env: dict) -> Measured:
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=err, text=True)
+        # Peak RSS read from the child while it runs: wait4's ru_maxrss also counts the pages the child shared
+        # with this process before exec (at 10M every step reported this script's own 481 MiB).
+        peak = [0]
+        stop = threading.Event()
+
+        def watch() -> None:
+            while not stop.wait(0.5):
+                peak[0] = max(peak[0], vm_hwm_kib(proc.pid) or 0)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
         _, status, usage = os.wait4(proc.pid, 0)
+        stop.set()
+        watcher.join()
         proc.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.perf_counter() - started
         out.seek(0)
         err.seek(0)
         done = subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read())
-        return Measured(seconds, usage.ru_maxrss, usage.ru_utime + usage.ru_stime, done)
+        return Measured(seconds, peak[0], usage.ru_utime + usage.ru_stime, done)
 
 
 class TrinoPeak:
@@ -123,13 +136,20 @@ def _bytes(text: str) -> int:
     return int(float(text or 0))
 
 
-def trino_rss_kib(settings) -> int | None:
-    pid_file = settings.home / "run" / "trino.pid"
+def vm_hwm_kib(pid: int | str) -> int | None:
+    """A process's peak RSS so far (VmHWM), or None once it is gone."""
     try:
-        status = Path(f"/proc/{pid_file.read_text().strip()}/status").read_text()
+        status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return None
     return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), None)
+
+
+def trino_rss_kib(settings) -> int | None:
+    try:
+        return vm_hwm_kib((settings.home / "run" / "trino.pid").read_text().strip())
+    except OSError:
+        return None
 
 
 class HoldBack:
