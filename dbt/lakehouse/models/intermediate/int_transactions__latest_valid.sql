@@ -1,6 +1,6 @@
 {#-
-    One row per transaction: its latest valid version (macros/latest_valid_versions.sql's version_order). The one place that
-    decides it: fact_transactions, the dimensions, stg_transactions and the anomaly rules all read it.
+    One row per transaction: its latest valid version (macros/latest_valid_versions.sql's version_order). The one
+    place that decides it: fact_transactions, the dimensions, stg_transactions and the anomaly rules all read it.
 
     An incremental run reads the rows that became valid since the newest one stored (less a lookback, for rows
     committed late by a concurrent load): those ingested since, and the older rows of clients and assets that
