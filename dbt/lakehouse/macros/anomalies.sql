@@ -4,7 +4,7 @@
     A rule model's last CTE and select: one row per flagged transaction, in the columns
     transaction_anomaly_detection unions. `flagged` holds the ids, score, severity, reason and detected_at.
 -#}
-{% macro anomaly_final(rule, flagged='flagged') %}
+{% macro anomaly_final(rule, flagged='flagged', keep_stored=false) %}
 final as (
 
     select
@@ -28,4 +28,10 @@ final as (
 )
 
 select * from final
+{%- if keep_stored %}
+
+union all
+
+select * from kept
+{%- endif %}
 {% endmacro %}

@@ -2,13 +2,44 @@
     duplicate_suspect: another settled transaction of the same client, asset, type, quantity and price (and
     amount, when there is no quantity or price) within `duplicate_window_minutes`. The score is the number of
     such twins.
+
+    Incremental: a finding reads only the client's transactions within `duplicate_window_minutes` either side,
+    so a run recomputes the client-days those minutes reach from its changed transactions, and keeps the rule's
+    other findings (macros/anomaly_scope.sql).
 -#}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='sync',
+    unique_key='transaction_id',
+    on_schema_change='fail',
+) }}
+
+-- depends_on: {{ ref('base_lakehouse__transactions') }}
 
 with
 
-transactions as (
+settled as (
 
     {{ settled_transactions() }}
+
+),
+
+{% if is_incremental() %}
+
+{{ changed_versions() }}
+
+{{ scope_days(
+    'client_id',
+    reach_back_minutes=var('duplicate_window_minutes'),
+    reach_ahead_minutes=var('duplicate_window_minutes'),
+) }}
+
+{% endif %}
+
+transactions as (
+
+    {{ scoped_rows('settled', 'client_id') }}
 
 ),
 
@@ -32,6 +63,7 @@ duplicate_pairs as (
             {#- Dividends and fees carry no quantity or price: their amount must match instead. #}
             and (this.quantity is not null or this.price is not null or this.amount = twin.amount)
             and this.transaction_id != twin.transaction_id
+            and this.is_recomputed
             and twin.executed_at between this.executed_at - interval '{{ var("duplicate_window_minutes") }}' minute
             and this.executed_at + interval '{{ var("duplicate_window_minutes") }}' minute
 
@@ -58,4 +90,4 @@ flagged as (
 
 ),
 
-{{ anomaly_final('duplicate_suspect') }}
+{{ anomaly_final('duplicate_suspect', keep_stored=is_incremental()) }}

@@ -1,13 +1,39 @@
 {#-
     price_deviation: a settled trade whose price is more than `price_deviation_pct` away from the exact median
     price of the asset's settled trades that UTC day, when the day has at least `price_deviation_min_trades`.
+
+    Incremental: a trade is judged against its own asset-day alone, so a run recomputes the asset-days its
+    changed transactions were or are in, and keeps the rule's other findings (macros/anomaly_scope.sql).
 -#}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='sync',
+    unique_key='transaction_id',
+    on_schema_change='fail',
+) }}
+
+-- depends_on: {{ ref('base_lakehouse__transactions') }}
 
 with
 
-trades as (
+settled_trades as (
 
     {{ settled_transactions(trades_only=true) }}
+
+),
+
+{% if is_incremental() %}
+
+{{ changed_versions() }}
+
+{{ scope_days('asset_id') }}
+
+{% endif %}
+
+trades as (
+
+    {{ scoped_rows('settled_trades', 'asset_id') }}
 
 ),
 
@@ -74,4 +100,4 @@ flagged as (
 
 ),
 
-{{ anomaly_final('price_deviation') }}
+{{ anomaly_final('price_deviation', keep_stored=is_incremental()) }}

@@ -1,13 +1,40 @@
 {#-
     velocity_burst: a client's `velocity_burst_count`th or later settled transaction (of any type) within
     `velocity_burst_minutes`. The score is how many of the client's transactions the window up to it holds.
+
+    Incremental: a finding reads only the client's transactions of the `velocity_burst_minutes` up to it, so a
+    run recomputes the client-days those minutes reach from its changed transactions, and keeps the rule's other
+    findings (macros/anomaly_scope.sql).
 -#}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='sync',
+    unique_key='transaction_id',
+    on_schema_change='fail',
+) }}
+
+-- depends_on: {{ ref('base_lakehouse__transactions') }}
 
 with
 
-transactions as (
+settled as (
 
     {{ settled_transactions() }}
+
+),
+
+{% if is_incremental() %}
+
+{{ changed_versions() }}
+
+{{ scope_days('client_id', reach_back_minutes=var('velocity_burst_minutes')) }}
+
+{% endif %}
+
+transactions as (
+
+    {{ scoped_rows('settled', 'client_id') }}
 
 ),
 
@@ -48,7 +75,8 @@ flagged as (
 
     from client_sequences
     where burst_start_at >= executed_at - interval '{{ var("velocity_burst_minutes") }}' minute
+        and is_recomputed
 
 ),
 
-{{ anomaly_final('velocity_burst') }}
+{{ anomaly_final('velocity_burst', keep_stored=is_incremental()) }}

@@ -39,7 +39,7 @@ watermark as (
     select
         coalesce(
             date_add('hour', -{{ var('fact_lookback_hours') }}, max(_last_ingested_at)),
-            timestamp '1970-01-01 00:00:00.000000 UTC'
+            {{ epoch() }}
         ) as valid_after
 
     from {{ this }}

@@ -27,7 +27,7 @@ watermark as (
     select
         coalesce(
             date_add('hour', -{{ var('fact_lookback_hours') }}, max(_ingested_at)),
-            timestamp '1970-01-01 00:00:00.000000 UTC'
+            {{ epoch() }}
         ) as loaded_after
 
     from {{ this }}

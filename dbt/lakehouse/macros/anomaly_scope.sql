@@ -1,0 +1,131 @@
+{#-
+    What an incremental anomaly rule recomputes. A rule model calls changed_versions() and one of the scope
+    macros inside `{% if is_incremental() %}`, keeps its stored findings outside the scope (CTE `kept`, which
+    anomaly_final adds back) and computes the rule on the scope's rows (is_recomputed) alone.
+-#}
+
+{#-
+    CTEs rule_watermark, changed_transactions and changed_versions: every delivered version (client_id,
+    asset_id, executed_at) of each transaction whose latest valid version changed since the rule last ran.
+
+    Since when: the newest detected_at the rule stored, less `fact_lookback_hours` for loads committed late. A
+    finding's detected_at is never newer than the changes its run read, so the window only errs wide; an empty
+    table reads every change. Every version, not only the latest: the version a change replaced held a place
+    (a day, a client, an asset) too, and the findings there move when it leaves. Rejected versions only widen
+    the scope.
+-#}
+{% macro changed_versions() %}
+rule_watermark as (
+
+    select
+        coalesce(
+            date_add('hour', -{{ var('fact_lookback_hours') }}, max(detected_at)),
+            {{ epoch() }}
+        ) as changed_after
+
+    from {{ this }}
+
+),
+
+changed_transactions as (
+
+    select latest.transaction_id
+    from {{ ref('int_transactions__latest_valid') }} as latest
+    cross join rule_watermark
+    where latest._last_ingested_at > rule_watermark.changed_after
+
+),
+
+changed_versions as (
+
+    select distinct
+        client_id,
+        asset_id,
+        executed_at
+
+    from {{ ref('base_lakehouse__transactions') }}
+    where transaction_id in (select changed_transactions.transaction_id from changed_transactions)
+        and executed_at is not null
+
+),
+{%- endmacro %}
+
+
+{#-
+    CTEs scope_days and kept, for a rule whose finding at time r reads the rows of the same `key` (client_id or
+    asset_id) within [r - reach_back, r + reach_ahead] minutes. A change at t then moves the findings within
+    [t - reach_ahead, t + reach_back]: those key-days are recomputed (is_recomputed), reading the day before
+    and after too when a reach needs it. Both reaches stay under a day.
+-#}
+{% macro scope_days(key, reach_back_minutes=0, reach_ahead_minutes=0) %}
+    {%- if reach_back_minutes >= 1440 or reach_ahead_minutes >= 1440 -%}
+        {{ exceptions.raise_compiler_error('scope_days: a reach of a day or more needs a wider scope') }}
+    {%- endif %}
+recomputed_days as (
+
+    {%- for shift in [-reach_ahead_minutes, 0, reach_back_minutes] | unique %}
+    select {{ key }}, date(executed_at + interval '{{ shift }}' minute) as executed_date
+    from changed_versions
+    where {{ key }} is not null
+    {{- '\n    union' if not loop.last }}
+    {%- endfor %}
+
+),
+
+scope_days as (
+
+    select
+        {{ key }},
+        executed_date,
+        bool_or(is_recomputed) as is_recomputed
+
+    from (
+        select *, true as is_recomputed from recomputed_days
+        {%- if reach_back_minutes > 0 %}
+        union all
+        select {{ key }}, executed_date - interval '1' day, false from recomputed_days
+        {%- endif %}
+        {%- if reach_ahead_minutes > 0 %}
+        union all
+        select {{ key }}, executed_date + interval '1' day, false from recomputed_days
+        {%- endif %}
+    ) as days
+    group by {{ key }}, executed_date
+
+),
+
+kept as (
+
+    select stored.*
+    from {{ this }} as stored
+    left join recomputed_days
+        on stored.{{ key }} = recomputed_days.{{ key }}
+            and date(stored.executed_at) = recomputed_days.executed_date
+    where recomputed_days.{{ key }} is null
+
+),
+{%- endmacro %}
+
+
+{#-
+    The rows of `relation` (with executed_date) a rule computes on, and whether it recomputes their findings
+    (is_recomputed): in a full build all of them, in an incremental one the key-days of scope_days.
+-#}
+{% macro scoped_rows(relation, key) -%}
+    {%- if is_incremental() -%}
+    select
+        {{ relation }}.*,
+        scope_days.is_recomputed
+
+    from {{ relation }}
+    inner join scope_days
+        on {{ relation }}.{{ key }} = scope_days.{{ key }}
+            and {{ relation }}.executed_date = scope_days.executed_date
+    {%- else -%}
+    select
+        *,
+        true as is_recomputed
+
+    from {{ relation }}
+    {%- endif %}
+{%- endmacro %}
