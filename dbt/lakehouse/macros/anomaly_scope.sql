@@ -5,7 +5,7 @@
 -#}
 
 {#-
-    CTEs rule_watermark, changed_transactions and changed_versions: every delivered version (client_id,
+    CTEs changed_transactions and changed_versions: every delivered version (client_id,
     asset_id, executed_at) of each transaction whose latest valid version changed since the rule last ran.
 
     Since when: the newest detected_at the rule stored, less `fact_lookback_hours` for loads committed late. A
@@ -15,24 +15,11 @@
     the scope.
 -#}
 {% macro changed_versions() %}
-rule_watermark as (
-
-    select
-        coalesce(
-            date_add('hour', -{{ var('fact_lookback_hours') }}, max(detected_at)),
-            {{ epoch() }}
-        ) as changed_after
-
-    from {{ this }}
-
-),
-
 changed_transactions as (
 
-    select latest.transaction_id
-    from {{ ref('int_transactions__latest_valid') }} as latest
-    cross join rule_watermark
-    where latest._last_ingested_at > rule_watermark.changed_after
+    select transaction_id
+    from {{ ref('int_transactions__latest_valid') }}
+    where _last_ingested_at > {{ incremental_watermark('detected_at') }}
 
 ),
 

@@ -35,14 +35,7 @@ valid_versions as (
 
 watermark as (
 
-    {#- An empty table (first run after a failed one) reads everything. #}
-    select
-        coalesce(
-            date_add('hour', -{{ var('fact_lookback_hours') }}, max(_last_ingested_at)),
-            {{ epoch() }}
-        ) as valid_after
-
-    from {{ this }}
+    select {{ incremental_watermark('_last_ingested_at') }} as valid_after
 
 ),
 

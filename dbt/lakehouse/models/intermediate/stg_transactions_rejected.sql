@@ -2,8 +2,50 @@
     One row per distinct delivered transaction record that cannot be made valid (macros/rejected_records.sql).
     Built in the intermediate layer, into the staging schema its readers know: the orphan rule it reports needs
     the clients and assets, which only int_transactions__orphan_checked brings together.
+
+    Incremental: a run recomputes only the records delivered since the newest delivery it stored (less the
+    lookback), and those a client or asset file that first arrived since can make valid. Such a record, an orphan
+    until then, is deleted (merge_or_delete, macros/incremental_strategies.sql). A full refresh gives the same
+    table.
 -#}
 
-{{ config(schema='staging') }}
+{{ config(
+    schema='staging',
+    materialized='incremental',
+    incremental_strategy='merge_or_delete',
+    unique_key='record_key',
+    delete_when_null='rejection_rule',
+    on_schema_change='append_new_columns',
+) }}
 
-{{ rejected_records('transactions', 'transaction_id', 'int_transactions__orphan_checked') }}
+{#- Incremental runs read these to find new deliveries and late clients and assets. #}
+-- depends_on: {{ ref('base_lakehouse__transactions') }}
+-- depends_on: {{ ref('stg_clients') }}
+-- depends_on: {{ ref('stg_assets') }}
+
+{%- set records_since_last_run %}
+        select record_key
+        from {{ ref('base_lakehouse__transactions') }}
+        where _ingested_at > {{ incremental_watermark('_ingested_at') }}
+
+        union
+
+        select base.record_key
+        from {{ ref('base_lakehouse__transactions') }} as base
+        inner join {{ ref('stg_clients') }} as clients on base.client_id = clients.client_id
+        where clients.first_valid_ingested_at > {{ incremental_watermark('_ingested_at') }}
+
+        union
+
+        select base.record_key
+        from {{ ref('base_lakehouse__transactions') }} as base
+        inner join {{ ref('stg_assets') }} as assets on base.asset_id = assets.asset_id
+        where assets.first_valid_ingested_at > {{ incremental_watermark('_ingested_at') }}
+{%- endset %}
+
+{{ rejected_records(
+    'transactions',
+    'transaction_id',
+    'int_transactions__orphan_checked',
+    records=records_since_last_run if is_incremental() else none,
+) }}

@@ -15,15 +15,7 @@ latest as (
     select * from {{ ref('int_transactions__latest_valid') }}
 
     {% if is_incremental() %}
-    where _last_ingested_at > (
-        {#- An empty table (first run after a failed one) reads everything. #}
-        select
-            coalesce(
-                date_add('hour', -{{ var('fact_lookback_hours') }}, max(_last_ingested_at)),
-                {{ epoch() }}
-            )
-        from {{ this }}
-    )
+    where _last_ingested_at > {{ incremental_watermark('_last_ingested_at') }}
     {% endif %}
 
 ),

@@ -22,15 +22,7 @@ with
 
 watermark as (
 
-    {#- Less the look-back, for a file whose load committed after a later one was built; an empty table reads
-        everything. #}
-    select
-        coalesce(
-            date_add('hour', -{{ var('fact_lookback_hours') }}, max(_ingested_at)),
-            {{ epoch() }}
-        ) as loaded_after
-
-    from {{ this }}
+    select {{ incremental_watermark('_ingested_at') }} as loaded_after
 
 ),
 
