@@ -8,7 +8,8 @@ ingests its files and alerts its anomalies. In one script run it measures:
       are uploaded except the transactions; once `wait_for_transactions` is deferred, the transactions files are
       uploaded (t0, the day's last landing file). (b) = the run's end - t0: sensor -> ingest -> dbt -> alerts.
   (c) latency from t0 until the run's anomaly alert reaches the local receiver (messages.jsonl).
-  (a) one `dbt build` of the whole project on the same data and stack, with the DAG's dbt threads; then, with
+  (a) one `dbt build` of the whole project on the same data and stack, with the DAG's dbt threads and, like the
+      DAG's build, without the unit tests; then, with
       --threads, one more `dbt build` per thread count to tune LAKEHOUSE_DBT_THREADS.
 Prints each figure, the run's per-stage times, (b)/(a) against the goal of 1.3, the CPU seconds of the dbt
 process and of the stack's Airflow processes during the run (load-independent, unlike the times), and the load.
@@ -39,6 +40,7 @@ from devtools.airflow_api import (  # noqa: E402
     wait_for_task,
 )
 from devtools.stack.airflow import airflow_env  # noqa: E402
+from include.pipeline.dbt import NO_UNIT_TESTS  # noqa: E402
 from include.settings import get_settings, s3_client  # noqa: E402
 
 
@@ -140,8 +142,8 @@ def airflow_cpu_seconds(settings) -> dict[str, float]:
 def dbt_build(settings, threads: int) -> tuple[float, float]:
     """Wall and CPU seconds of one `dbt build` (the dbt process only: Trino's work is in neither figure's CPU)."""
     env = {**os.environ, **airflow_env(settings), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
-    cmd = [str(Path(sys.executable).parent / "dbt"), "build", "--project-dir", str(settings.dbt.project_dir),
-           "--profiles-dir", str(settings.dbt.project_dir), "--threads", str(threads)]
+    cmd = [str(Path(sys.executable).parent / "dbt"), "build", *NO_UNIT_TESTS, "--project-dir",
+           str(settings.dbt.project_dir), "--profiles-dir", str(settings.dbt.project_dir), "--threads", str(threads)]
     log = settings.home / "logs" / f"bench-dbt-build-{threads}.log"
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()

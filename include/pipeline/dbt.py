@@ -47,12 +47,18 @@ def render_config() -> RenderConfig:
                         emit_datasets=False, should_detach_multiple_parents_tests=False)
 
 
+NO_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
+
+
 def execution_config(dbt: DbtSettings) -> ExecutionConfig:
     # One in-process `dbt build` instead of one dbt start-up (project copy, manifest, connection) per task:
     # docs/benchmarks.md measures both. The model tasks then wait in the triggerer, not in worker slots.
     # The producer never runs dbt twice: its retry only marks it skipped, which tells the failed models' tasks to
     # run their models alone. So it retries at once, before their own retries look at it.
-    producer = {"retry_delay": timedelta(seconds=1), "max_retry_delay": timedelta(seconds=5)}
+    # Unit tests check the SQL's logic on fixed rows, not the day's data: dbt recommends running them in development
+    # and CI (the test suite does, tests/integration/test_dbt_models.py), not in every production build.
+    producer = {"retry_delay": timedelta(seconds=1), "max_retry_delay": timedelta(seconds=5),
+                "dbt_cmd_flags": list(NO_UNIT_TESTS)}
     return ExecutionConfig(execution_mode=ExecutionMode.WATCHER, invocation_mode=InvocationMode.DBT_RUNNER,
                            dbt_executable_path=dbt.executable, setup_operator_args=producer)
 
@@ -121,9 +127,10 @@ def tune_watchers(dbt_group, dbt: DbtSettings) -> None:
                 # Airflow runs the callbacks as a list.
                 task.on_failure_callback = [OneNoticePerRun(task.on_failure_callback)]
             if task.is_test_sensor:
-                # A retried test task runs `dbt test --select <model>` on its own, which also takes the tests this
-                # model shares with a later one (the anomaly rows' relationship to the fact): those are the later
-                # model's, and fail while it is not built.
+                # A retried test task runs `dbt test --select <model>` on its own: like the build, without the unit
+                # tests, and without the tests this model shares with a later one (the anomaly rows' relationship
+                # to the fact): those are the later model's, and fail while it is not built.
+                task.dbt_cmd_flags = [*task.dbt_cmd_flags, *NO_UNIT_TESTS]
                 others = set(every.get(task.model_unique_id, [])) - set(own.get(task.model_unique_id, []))
                 if others:
                     task.dbt_cmd_flags = [*task.dbt_cmd_flags, "--exclude", *sorted(u.split(".")[2] for u in others)]

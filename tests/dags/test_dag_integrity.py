@@ -117,6 +117,26 @@ def test_one_watched_dbt_build_feeds_every_model_and_test_task(pipeline):
         assert task.poke_interval <= 5, "a chain of models pays the poll interval at every step"
 
 
+def test_scheduled_builds_and_retried_test_tasks_leave_the_unit_tests_to_ci(pipeline, tmp_path):
+    """The producer's `dbt build` and a retried test task's `dbt test` select no unit test, and every data test."""
+    import subprocess
+
+    from tests.integration.dbt_helpers import DBT_DIR, dbt_executable
+
+    producer = pipeline.get_task("dbt.dbt_producer_watcher")
+    test_tasks = [t for t in _dbt_watchers(pipeline) if t.is_test_sensor]
+    assert test_tasks
+    for task in [producer, *test_tasks]:
+        flags = task.dbt_cmd_flags
+        assert ["--exclude-resource-type", "unit_test"] == flags[flags.index("--exclude-resource-type"):][:2], task
+    listed = subprocess.run(
+        [dbt_executable(), "ls", "--quiet", *producer.dbt_cmd_flags, "--output", "json", "--output-keys",
+         "resource_type", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR)],
+        capture_output=True, text=True, check=True, env={**os.environ, "DBT_TARGET_PATH": str(tmp_path)})
+    kinds = [json.loads(line)["resource_type"] for line in listed.stdout.splitlines() if line.startswith("{")]
+    assert "unit_test" not in kinds and kinds.count("test") >= 100 and "model" in kinds, set(kinds)
+
+
 def test_a_test_on_two_models_is_reported_once_after_both(pipeline):
     producer = pipeline.get_task("dbt.dbt_producer_watcher")
     nodes = json.loads(DBT_MANIFEST.read_text())["nodes"]
