@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from include.pipeline.dbt import NO_UNIT_TESTS
 from include.settings import trino_connection
 from tests.integration.dbt_helpers import LAYERS, build_deliveries, create_raw_tables, insert_delivery, run_dbt
 from tests.integration.faults import kill, restored, run_in_thread, service
@@ -42,14 +43,16 @@ def test_trino_killed_during_the_fact_merge_recovers_on_retry_without_duplicates
 
     trino = service(settings, "trino")
     with restored(trino):
-        thread, outcome = run_in_thread(lambda: run_dbt("run", dbt_vars=DBT_VARS, target_path=tmp_path))
+        # The fact and what it reads, so the kill lands on its merge sooner.
+        thread, outcome = run_in_thread(
+            lambda: run_dbt("run", "--select", "+fact_transactions", dbt_vars=DBT_VARS, target_path=tmp_path))
         _running_query_of(settings, "model.lakehouse.fact_transactions", timeout=600)
         kill(trino)
         thread.join(timeout=600)
         assert outcome["result"].returncode != 0, "a build that lost Trino mid-merge must fail so it is retried"
 
     # The retry: the same command the producer task runs again.
-    _ok(run_dbt("build", dbt_vars=DBT_VARS, target_path=tmp_path), "the retried build")
+    _ok(run_dbt("build", *NO_UNIT_TESTS, dbt_vars=DBT_VARS, target_path=tmp_path), "the retried build")
     cur = trino_connection(settings).cursor()
     fact = f"{catalog}.marts{SUFFIX}.fact_transactions"
     staged = f"{catalog}.staging{SUFFIX}.stg_transactions"
