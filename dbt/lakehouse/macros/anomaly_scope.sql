@@ -5,8 +5,8 @@
 -#}
 
 {#-
-    CTEs changed_transactions and changed_versions: every delivered version (client_id,
-    asset_id, executed_at) of each transaction whose latest valid version changed since the rule last ran.
+    CTEs changed_transactions and changed_versions: every delivered version (client_id, asset_id, executed_at) of
+    each transaction whose latest valid version changed since the rule last ran.
 
     Since when: the newest detected_at the rule stored, less `fact_lookback_hours` for loads committed late. A
     finding's detected_at is never newer than the changes its run read, so the window only errs wide; an empty
@@ -39,10 +39,10 @@ changed_versions as (
 
 
 {#-
-    CTEs scope_days and kept, for a rule whose finding at time r reads the rows of the same `key` (client_id or
-    asset_id) within [r - reach_back, r + reach_ahead] minutes. A change at t then moves the findings within
-    [t - reach_ahead, t + reach_back]: those key-days are recomputed (is_recomputed), reading the day before
-    and after too when a reach needs it. Both reaches stay under a day.
+    CTEs recomputed_days, scope_days and kept, for a rule whose finding at time r reads the rows of the same `key`
+    (client_id or asset_id) within [r - reach_back, r + reach_ahead] minutes. A change at t then moves the
+    findings within [t - reach_ahead, t + reach_back]: those key-days are recomputed. scope_days adds the days
+    before and after that a reach needs to read (is_recomputed false). Both reaches stay under a day.
 -#}
 {% macro scope_days(key, reach_back_minutes=0, reach_ahead_minutes=0) %}
     {%- if reach_back_minutes >= 1440 or reach_ahead_minutes >= 1440 -%}
