@@ -1,11 +1,13 @@
 {#- The output every int_anomalies__<rule> model shares; the rule itself stays in the model. -#}
 
 {#-
-    A rule model's last CTE and select: one row per flagged transaction, in the columns
-    transaction_anomaly_detection unions. `flagged` holds the ids, score, severity, reason and detected_at.
+    A rule model's last CTEs and select: one row per flagged transaction, in the columns
+    transaction_anomaly_detection unions. `flagged` holds the ids, score, severity, reason and detected_at. An
+    incremental rule passes keep_stored=is_incremental(): its run adds the stored findings it keeps (CTE `kept`,
+    macros/anomaly_scope.sql) to the ones it recomputed.
 -#}
 {% macro anomaly_final(rule, flagged='flagged', keep_stored=false) %}
-final as (
+findings as (
 
     select
         -- ids
@@ -25,13 +27,19 @@ final as (
 
     from {{ flagged }}
 
+),
+
+final as (
+
+    select * from findings
+    {%- if keep_stored %}
+
+    union all
+
+    select * from kept
+    {%- endif %}
+
 )
 
 select * from final
-{%- if keep_stored %}
-
-union all
-
-select * from kept
-{%- endif %}
 {% endmacro %}

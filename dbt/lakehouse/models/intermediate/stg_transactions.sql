@@ -39,27 +39,27 @@ changed_transactions as (
         day without late clients or assets. #}
     select transaction_id
     from {{ ref('int_transactions__latest_valid') }}
-    where _last_ingested_at > (select changed_after from watermark)
+    where _last_ingested_at > (select watermark.changed_after from watermark)
 
-    union
+    union distinct
 
     select transaction_id
     from {{ ref('base_lakehouse__transactions') }}
-    where _ingested_at > (select changed_after from watermark)
+    where _ingested_at > (select watermark.changed_after from watermark)
 
-    union
+    union distinct
 
     select base.transaction_id
     from {{ ref('base_lakehouse__transactions') }} as base
     inner join {{ ref('stg_clients') }} as clients on base.client_id = clients.client_id
-    where clients.first_valid_ingested_at > (select changed_after from watermark)
+    where clients.first_valid_ingested_at > (select watermark.changed_after from watermark)
 
-    union
+    union distinct
 
     select base.transaction_id
     from {{ ref('base_lakehouse__transactions') }} as base
     inner join {{ ref('stg_assets') }} as assets on base.asset_id = assets.asset_id
-    where assets.first_valid_ingested_at > (select changed_after from watermark)
+    where assets.first_valid_ingested_at > (select watermark.changed_after from watermark)
 
 ),
 
@@ -67,20 +67,22 @@ changed_transactions as (
 
 latest as (
 
-    select * from {{ ref('int_transactions__latest_valid') }}
-    {%- if is_incremental() %}
-    where transaction_id in (select changed_transactions.transaction_id from changed_transactions)
-    {%- endif %}
+    select latest_valid.*
+    from {{ ref('int_transactions__latest_valid') }} as latest_valid
+    {% if is_incremental() %}
+    inner join changed_transactions on latest_valid.transaction_id = changed_transactions.transaction_id
+    {% endif %}
 
 ),
 
 valid_versions as (
 
-    select * from {{ ref('int_transactions__orphan_checked') }}
-    where rejection_rule is null
-    {%- if is_incremental() %}
-        and transaction_id in (select changed_transactions.transaction_id from changed_transactions)
-    {%- endif %}
+    select orphan_checked.*
+    from {{ ref('int_transactions__orphan_checked') }} as orphan_checked
+    {% if is_incremental() %}
+    inner join changed_transactions on orphan_checked.transaction_id = changed_transactions.transaction_id
+    {% endif %}
+    where orphan_checked.rejection_rule is null
 
 ),
 

@@ -34,7 +34,7 @@ stored_loads as (
         _ingested_at
 
     from {{ this }}
-    where _ingested_at > (select loaded_after from watermark)
+    where _ingested_at > (select watermark.loaded_after from watermark)
 
 ),
 
@@ -48,8 +48,8 @@ source as (
     {% if is_incremental() %}
     left join stored_loads
         on raw._source_file = stored_loads._source_file
-        and raw._ingested_at = stored_loads._ingested_at
-    where raw._ingested_at > (select loaded_after from watermark)
+            and raw._ingested_at = stored_loads._ingested_at
+    where raw._ingested_at > (select watermark.loaded_after from watermark)
         and stored_loads._source_file is null
     {% endif %}
 
