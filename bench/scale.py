@@ -31,7 +31,7 @@ import threading
 import time
 import urllib.request
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import NamedTuple
 
@@ -85,7 +85,8 @@ class TrinoPeak:
     def __init__(self, settings):
         self.base = f"{settings.trino_http_scheme}://{settings.trino_host}:{settings.trino_port}/v1"
         self.query = self.pool = self.heap = self.pool_max = 0
-        self.cpu: dict[str, float] = {}  # query id -> its CPU seconds, last seen (queries stay listed for 15 min)
+        # query id -> (created, its CPU seconds last seen); finished queries stay listed for 15 min
+        self.cpu: dict[str, tuple[datetime, float]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
@@ -104,7 +105,8 @@ class TrinoPeak:
             try:
                 for q in self._get("query"):
                     self.query = max(self.query, _bytes(q["queryStats"].get("peakTotalMemoryReservation", "0B")))
-                    self.cpu[q["queryId"]] = _seconds(q["queryStats"].get("totalCpuTime", "0s"))
+                    created = datetime.fromisoformat(q["queryStats"]["createTime"])
+                    self.cpu[q["queryId"]] = (created, _seconds(q["queryStats"].get("totalCpuTime", "0s")))
                 status = self._get("status")
                 pool = status["memoryInfo"]["pool"]
                 self.pool, self.pool_max = max(self.pool, pool["reservedBytes"]), pool["maxBytes"]
@@ -282,13 +284,19 @@ def dbt_command(settings, tag: str) -> list[str]:
 
 
 def build(r: dict, name: str, dbt: list[str], dbt_env: dict, peak: TrinoPeak) -> None:
-    """`dbt build` in its own process; Trino's CPU is the sum over the queries that ran meanwhile."""
-    cpu_before = sum(peak.cpu.values())
+    """`dbt build` in its own process; Trino's CPU is the sum over the queries created while it ran.
+
+    By creation time, not by what was listed before: the queries of an earlier run stay listed for 15 min, and a
+    first listing that came late (a 10 s timeout on a busy coordinator) once counted them in a 1M build (1,147.9
+    CPU-s printed, 142.2 its own)."""
+    started = datetime.now(timezone.utc)
     m = run_measured(dbt, dbt_env)
+    ended = datetime.now(timezone.utc)
     time.sleep(3)  # one more poll: the last queries' final CPU
     _check(m.done, name.replace("_", " "))
+    cpu = sum(seconds for created, seconds in peak.cpu.values() if started <= created <= ended)
     note(r, **{f"{name}_s": round(m.seconds, 1), f"{name}_rss_mib": m.rss_kib // 1024,
-               f"{name}_trino_cpu_s": round(sum(peak.cpu.values()) - cpu_before, 1),
+               f"{name}_trino_cpu_s": round(cpu, 1),
                f"{name}_load_average": _load()})
 
 
