@@ -11,7 +11,7 @@ own suffix; the schemas are dropped at the end unless --keep. In one script run 
   full build    `dbt build` of the whole project on D-1 days: seconds, dbt's peak RSS
   incremental   the last day uploaded (timed), loaded (`--up-to` that day: seconds, peak RSS) and `dbt build`
                 again: seconds, ratio to the full build (goal of issue 11: <= 0.1 at 10M)
-  Trino         polled every 2 s during the builds: the largest peak memory reservation of any query
+  Trino         polled every 2 s during the builds: the largest peak memory reservation of any query this run made
                 (`/v1/query`), the largest memory-pool reservation and heap in use (`/v1/status`), and the
                 coordinator JVM's peak RSS (VmHWM)
   disk          bytes in the landing and quarantine buckets, and of the warehouse objects of the run's schemas
@@ -85,14 +85,15 @@ class TrinoPeak:
     def __init__(self, settings):
         self.base = f"{settings.trino_http_scheme}://{settings.trino_host}:{settings.trino_port}/v1"
         self.query = self.pool = self.heap = self.pool_max = 0
-        # query id -> (created, its CPU seconds last seen); finished queries stay listed for 15 min
+        self.started = datetime.now(timezone.utc)  # an earlier run's queries stay listed for 15 min: not ours
+        # query id -> (created, its CPU seconds last seen)
         self.cpu: dict[str, tuple[datetime, float]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
     def _get(self, path: str):
         request = urllib.request.Request(f"{self.base}/{path}", headers={"X-Trino-User": "bench"})
-        with urllib.request.urlopen(request, timeout=10) as resp:
+        with urllib.request.urlopen(request, timeout=60) as resp:  # the query list is large on a busy coordinator
             return json.load(resp)
 
     def _poll(self) -> None:
@@ -104,8 +105,10 @@ class TrinoPeak:
                       f"{self.pool >> 20} MiB, heap used {self.heap >> 20} MiB)", flush=True)
             try:
                 for q in self._get("query"):
-                    self.query = max(self.query, _bytes(q["queryStats"].get("peakTotalMemoryReservation", "0B")))
                     created = datetime.fromisoformat(q["queryStats"]["createTime"])
+                    if created < self.started:
+                        continue
+                    self.query = max(self.query, _bytes(q["queryStats"].get("peakTotalMemoryReservation", "0B")))
                     self.cpu[q["queryId"]] = (created, _seconds(q["queryStats"].get("totalCpuTime", "0s")))
                 status = self._get("status")
                 pool = status["memoryInfo"]["pool"]
