@@ -35,31 +35,14 @@ watermark as (
 
 changed_transactions as (
 
-    {#- Four branches rather than one OR, so each keeps a filter its scan can use; the last two are empty on a
-        day without late clients or assets. #}
+    {#- A new latest version, or a delivered row that may add a valid version that does not win. #}
     select transaction_id
     from {{ ref('int_transactions__latest_valid') }}
     where _last_ingested_at > (select watermark.changed_after from watermark)
 
     union distinct
 
-    select transaction_id
-    from {{ ref('base_lakehouse__transactions') }}
-    where _ingested_at > (select watermark.changed_after from watermark)
-
-    union distinct
-
-    select base.transaction_id
-    from {{ ref('base_lakehouse__transactions') }} as base
-    inner join {{ ref('stg_clients') }} as clients on base.client_id = clients.client_id
-    where clients.first_valid_ingested_at > (select watermark.changed_after from watermark)
-
-    union distinct
-
-    select base.transaction_id
-    from {{ ref('base_lakehouse__transactions') }} as base
-    inner join {{ ref('stg_assets') }} as assets on base.asset_id = assets.asset_id
-    where assets.first_valid_ingested_at > (select watermark.changed_after from watermark)
+    {{ transaction_rows_since('transaction_id', '(select watermark.changed_after from watermark)') }}
 
 ),
 

@@ -23,29 +23,9 @@
 -- depends_on: {{ ref('stg_clients') }}
 -- depends_on: {{ ref('stg_assets') }}
 
-{%- set records_since_last_run %}
-        select record_key
-        from {{ ref('base_lakehouse__transactions') }}
-        where _ingested_at > {{ incremental_watermark('_ingested_at') }}
-
-        union
-
-        select base.record_key
-        from {{ ref('base_lakehouse__transactions') }} as base
-        inner join {{ ref('stg_clients') }} as clients on base.client_id = clients.client_id
-        where clients.first_valid_ingested_at > {{ incremental_watermark('_ingested_at') }}
-
-        union
-
-        select base.record_key
-        from {{ ref('base_lakehouse__transactions') }} as base
-        inner join {{ ref('stg_assets') }} as assets on base.asset_id = assets.asset_id
-        where assets.first_valid_ingested_at > {{ incremental_watermark('_ingested_at') }}
-{%- endset %}
-
 {{ rejected_records(
     'transactions',
     'transaction_id',
     'int_transactions__orphan_checked',
-    records=records_since_last_run if is_incremental() else none,
+    records=transaction_rows_since('record_key', incremental_watermark('_ingested_at')) if is_incremental() else none,
 ) }}
