@@ -43,29 +43,34 @@ transactions as (
 
 ),
 
-duplicate_pairs as (
+twin_windows as (
 
+    {#- One window per set of possible twins, instead of a self-join: the rows are read and sorted once. A record
+        with no quantity, price or amount has no twin, so it gets a window of its own. #}
     select
-        this.transaction_id,
-        this.client_id,
-        this.asset_id,
-        this.executed_at,
-        twin.transaction_id as twin_transaction_id,
-        greatest(this._last_ingested_at, twin._last_ingested_at) as contributed_at
+        transaction_id,
+        client_id,
+        asset_id,
+        executed_at,
+        is_recomputed,
+        array_agg(transaction_id) over twins as window_transaction_ids,
+        max(_last_ingested_at) over twins as contributed_at
 
-    from transactions as this
-    inner join transactions as twin
-        on this.client_id = twin.client_id
-            and this.asset_id is not distinct from twin.asset_id
-            and this.transaction_type = twin.transaction_type
-            and this.quantity is not distinct from twin.quantity
-            and this.price is not distinct from twin.price
+    from transactions
+    window twins as (
+        partition by
+            client_id,
+            asset_id,
+            transaction_type,
+            quantity,
+            price,
             {#- Dividends and fees carry no quantity or price: their amount must match instead. #}
-            and (this.quantity is not null or this.price is not null or this.amount = twin.amount)
-            and this.transaction_id != twin.transaction_id
-            and this.is_recomputed
-            and twin.executed_at between this.executed_at - interval '{{ var("duplicate_window_minutes") }}' minute
-            and this.executed_at + interval '{{ var("duplicate_window_minutes") }}' minute
+            if(quantity is null and price is null, amount),
+            if(quantity is null and price is null and amount is null, transaction_id)
+        order by executed_at
+        range between interval '{{ var("duplicate_window_minutes") }}' minute preceding
+        and interval '{{ var("duplicate_window_minutes") }}' minute following
+    )
 
 ),
 
@@ -76,17 +81,19 @@ flagged as (
         client_id,
         asset_id,
         executed_at,
-        cast(count(*) as double) as score,
+        cast(cardinality(window_transaction_ids) - 1 as double) as score,
         'medium' as severity,
         format(
             'same client, asset, type, quantity and price as %s within %d minutes',
-            array_join(array_sort(array_agg(twin_transaction_id)), ', '),
+            array_join(array_sort(filter(window_transaction_ids, twin -> twin != transaction_id)), ', '),
             {{ var('duplicate_window_minutes') }}
         ) as reason,
-        max(contributed_at) as detected_at
+        {#- The newest of the pairs' contributions: a twin exists, so the window's newest is one of them. #}
+        contributed_at as detected_at
 
-    from duplicate_pairs
-    group by transaction_id, client_id, asset_id, executed_at
+    from twin_windows
+    where cardinality(window_transaction_ids) > 1
+        and is_recomputed
 
 ),
 
