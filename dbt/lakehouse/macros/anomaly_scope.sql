@@ -43,19 +43,25 @@ changed_versions as (
     (client_id or asset_id) within [r - reach_back, r + reach_ahead] minutes. A change at t then moves the
     findings within [t - reach_ahead, t + reach_back]: those key-days are recomputed. scope_days adds the days
     before and after that a reach needs to read (is_recomputed false). Both reaches stay under a day.
+
+    Shifts are unnested rather than unioned: Trino plans a CTE again at every reference, so each union branch
+    would read the changed versions (two table scans) once more.
 -#}
 {% macro scope_days(key, reach_back_minutes=0, reach_ahead_minutes=0) %}
     {%- if reach_back_minutes >= 1440 or reach_ahead_minutes >= 1440 -%}
         {{ exceptions.raise_compiler_error('scope_days: a reach of a day or more needs a wider scope') }}
     {%- endif %}
+    {%- set day_shifts = [0] + ([-1] if reach_back_minutes > 0 else []) + ([1] if reach_ahead_minutes > 0 else []) %}
 recomputed_days as (
 
-    {%- for shift in [-reach_ahead_minutes, 0, reach_back_minutes] | unique %}
-    select {{ key }}, date(executed_at + interval '{{ shift }}' minute) as executed_date
+    select distinct
+        changed_versions.{{ key }},
+        date(changed_versions.executed_at + shifts.minutes * interval '1' minute) as executed_date
+
     from changed_versions
-    where {{ key }} is not null
-    {{- '\n    union' if not loop.last }}
-    {%- endfor %}
+    cross join unnest(array[{{ ([-reach_ahead_minutes, 0, reach_back_minutes] | unique | join(', ')) }}])
+        as shifts (minutes)
+    where changed_versions.{{ key }} is not null
 
 ),
 
@@ -67,15 +73,13 @@ scope_days as (
         bool_or(is_recomputed) as is_recomputed
 
     from (
-        select *, true as is_recomputed from recomputed_days
-        {%- if reach_back_minutes > 0 %}
-        union all
-        select {{ key }}, executed_date - interval '1' day, false from recomputed_days
-        {%- endif %}
-        {%- if reach_ahead_minutes > 0 %}
-        union all
-        select {{ key }}, executed_date + interval '1' day, false from recomputed_days
-        {%- endif %}
+        select
+            recomputed_days.{{ key }},
+            recomputed_days.executed_date + shifts.days * interval '1' day as executed_date,
+            shifts.days = 0 as is_recomputed
+
+        from recomputed_days
+        cross join unnest(array[{{ day_shifts | join(', ') }}]) as shifts (days)
     ) as days
     group by {{ key }}, executed_date
 
