@@ -4,20 +4,21 @@
     again is one row. The three stg_<source>_rejected models differ only in their source, key and the model
     that checked every rule (`checked`, default the source's base model).
 
-    With `records` (a query of record_key), an incremental run's rows instead: the current state of just those
-    records, a record that is valid now included, with rejection_rule null (to be deleted if stored).
+    With `changed_rows` (a query of checked rows: every delivery of the records an incremental run looks at
+    again), that run's rows instead: the current state of just those records, a record that is valid now
+    included, with rejection_rule null (to be deleted if stored).
 -#}
 
-{% macro rejected_records(source, key_column, checked=none, records=none) %}
+{% macro rejected_records(source, key_column, checked=none, changed_rows=none) %}
 
 with
 
 rejected as (
 
-    select * from {{ ref(checked or 'base_lakehouse__' ~ source) }}
-    {%- if records %}
-    where record_key in ({{ records }})
+    {%- if changed_rows %}
+    {{ changed_rows }}
     {%- else %}
+    select * from {{ ref(checked or 'base_lakehouse__' ~ source) }}
     where rejection_rule is not null
     {%- endif %}
 

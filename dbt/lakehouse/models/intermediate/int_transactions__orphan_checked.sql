@@ -1,81 +1,9 @@
 {#-
     Every delivered transaction row with every rule checked: its own (base_lakehouse__transactions), then
-    whether its client and asset exist (orphan_reference, the contract's last rule), against the current
-    stg_clients and stg_assets. A row naming a client or asset that has no valid version yet is rejected; it
-    becomes valid by itself once the late file arrives, and _last_ingested_at says from when.
+    whether its client and asset exist (macros/orphan_checks.sql).
 -#}
 
 {#- A view, like the base model: an incremental reader's filter on _ingested_at reaches the raw scan. -#}
 {{ config(materialized='view') }}
 
-with
-
-transactions as (
-
-    select * from {{ ref('base_lakehouse__transactions') }}
-
-),
-
-clients as (
-
-    select
-        client_id,
-        first_valid_ingested_at
-
-    from {{ ref('stg_clients') }}
-
-),
-
-assets as (
-
-    select
-        asset_id,
-        first_valid_ingested_at
-
-    from {{ ref('stg_assets') }}
-
-),
-
-checked as (
-
-    select
-        transactions.*,
-        clients.first_valid_ingested_at as client_valid_from,
-        assets.first_valid_ingested_at as asset_valid_from,
-        concat(
-            transactions.row_rules,
-            {{ broken_rules([
-                reject_if('clients.client_id is null', 'orphan_reference', 'client_id'),
-                reject_if("transactions.asset_id is null and transactions.transaction_type != 'fee'",
-                          'orphan_reference', 'asset_id'),
-                reject_if('transactions.asset_id is not null and assets.asset_id is null',
-                          'orphan_reference', 'asset_id'),
-            ]) }}
-        ) as rules
-
-    from transactions
-    left join clients on transactions.client_id = clients.client_id
-    left join assets on transactions.asset_id = assets.asset_id
-
-),
-
-final as (
-
-    select
-        {%- for column in transaction_columns() %}
-        {{ column }},
-        {%- endfor %}
-        {#- When a valid row became valid: its own ingestion, or the first valid version of its client or asset
-            if that came later. Incremental models start from it, so a late client file brings its trades in. #}
-        if(
-            cardinality(rules) = 0,
-            greatest(_ingested_at, client_valid_from, coalesce(asset_valid_from, _ingested_at))
-        ) as _last_ingested_at,
-
-        {{ validation_columns('transactions', 'rules') }}
-
-    from checked
-
-)
-
-select * from final
+{{ orphan_checks('select * from ' ~ ref('base_lakehouse__transactions')) }}

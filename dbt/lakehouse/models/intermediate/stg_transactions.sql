@@ -60,10 +60,18 @@ latest as (
 
 valid_versions as (
 
-    select orphan_checked.*
-    from {{ ref('int_transactions__orphan_checked') }} as orphan_checked
     {% if is_incremental() %}
-    inner join changed_transactions on orphan_checked.transaction_id = changed_transactions.transaction_id
+    {#- The changed ids' rows are picked before the orphan check, not after it (macros/orphan_checks.sql). #}
+    select *
+    from (
+        {{ orphan_checks(
+            'select * from ' ~ ref('base_lakehouse__transactions')
+            ~ '\n    where transaction_id in (select changed_transactions.transaction_id from changed_transactions)'
+        ) | indent(8) }}
+    ) as orphan_checked
+    {% else %}
+    select *
+    from {{ ref('int_transactions__orphan_checked') }} as orphan_checked
     {% endif %}
     where orphan_checked.rejection_rule is null
 

@@ -6,7 +6,7 @@
     Incremental: a run recomputes only the records delivered since the newest delivery it stored (less the
     lookback), and those a client or asset file that first arrived since can make valid. Such a record, an orphan
     until then, is deleted (merge_or_delete, macros/incremental_strategies.sql). A full refresh gives the same
-    table.
+    table. It checks the orphan rule on those records' rows alone (macros/orphan_checks.sql), not on all history.
 -#}
 
 {{ config(
@@ -23,9 +23,12 @@
 -- depends_on: {{ ref('stg_clients') }}
 -- depends_on: {{ ref('stg_assets') }}
 
-{{ rejected_records(
-    'transactions',
-    'transaction_id',
-    'int_transactions__orphan_checked',
-    records=transaction_rows_since('record_key', incremental_watermark('_ingested_at')) if is_incremental() else none,
-) }}
+{%- set changed_rows = none %}
+{%- if is_incremental() %}
+    {%- set records = transaction_rows_since('record_key', incremental_watermark('_ingested_at')) %}
+    {%- set changed_rows = orphan_checks(
+        'select * from ' ~ ref('base_lakehouse__transactions') ~ '\nwhere record_key in (' ~ records ~ ')'
+    ) %}
+{%- endif %}
+
+{{ rejected_records('transactions', 'transaction_id', 'int_transactions__orphan_checked', changed_rows) }}
