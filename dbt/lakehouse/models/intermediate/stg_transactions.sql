@@ -68,12 +68,12 @@ valid_versions as (
             'select * from ' ~ ref('base_lakehouse__transactions')
             ~ '\n    where transaction_id in (select changed_transactions.transaction_id from changed_transactions)'
         ) | indent(8) }}
-    ) as orphan_checked
+    )
     {% else %}
     select *
-    from {{ ref('int_transactions__orphan_checked') }} as orphan_checked
+    from {{ ref('int_transactions__orphan_checked') }}
     {% endif %}
-    where orphan_checked.rejection_rule is null
+    where rejection_rule is null
 
 ),
 
