@@ -1,20 +1,23 @@
 {#-
-    The orphan rule, the contract's last: every row of `transactions` (a query of base_lakehouse__transactions
-    rows) with its own rules (row_rules) and whether its client and asset exist, against the current stg_clients
-    and stg_assets. A row naming a client or asset that has no valid version yet is rejected; it becomes valid by
-    itself once the late file arrives, and _last_ingested_at says from when.
+    The orphan rule, the contract's last: every row of base_lakehouse__transactions (those matching `where`, a SQL
+    condition on its columns, if given) with its own rules (row_rules) and whether its client and asset exist,
+    against the current stg_clients and stg_assets. A row naming a client or asset that has no valid version yet
+    is rejected; it becomes valid by itself once the late file arrives, and _last_ingested_at says from when.
 
-    A query, not only the view int_transactions__orphan_checked: an incremental reader that needs some rows by
-    key filters `transactions` first. Trino cannot push such a join below the view's own joins, so through the
-    view every row of history would be checked before the filter.
+    A macro, not only the view int_transactions__orphan_checked: an incremental reader that needs some rows by key
+    passes `where`, so they are picked first. Trino cannot push such a join below the view's own joins, so through
+    the view every row of history would be checked before the filter.
 -#}
-{% macro orphan_checks(transactions) %}
+{% macro orphan_checks(where=none) %}
 
 with
 
 transactions as (
 
-    {{ transactions }}
+    select * from {{ ref('base_lakehouse__transactions') }}
+    {%- if where %}
+    where {{ where }}
+    {%- endif %}
 
 ),
 

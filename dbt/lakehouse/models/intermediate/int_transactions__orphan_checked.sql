@@ -6,4 +6,4 @@
 {#- A view, like the base model: an incremental reader's filter on _ingested_at reaches the raw scan. -#}
 {{ config(materialized='view') }}
 
-{{ orphan_checks('select * from ' ~ ref('base_lakehouse__transactions')) }}
+{{ orphan_checks() }}

@@ -65,8 +65,7 @@ valid_versions as (
     select *
     from (
         {{ orphan_checks(
-            'select * from ' ~ ref('base_lakehouse__transactions')
-            ~ '\n    where transaction_id in (select changed_transactions.transaction_id from changed_transactions)'
+            where='transaction_id in (select changed_transactions.transaction_id from changed_transactions)'
         ) | indent(8) }}
     )
     {% else %}

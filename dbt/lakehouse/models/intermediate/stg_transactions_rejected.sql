@@ -26,9 +26,7 @@
 {%- set changed_rows = none %}
 {%- if is_incremental() %}
     {%- set records = transaction_rows_since('record_key', incremental_watermark('_ingested_at')) %}
-    {%- set changed_rows = orphan_checks(
-        'select * from ' ~ ref('base_lakehouse__transactions') ~ '\nwhere record_key in (' ~ records ~ ')'
-    ) %}
+    {%- set changed_rows = orphan_checks(where='record_key in (' ~ records ~ ')') %}
 {%- endif %}
 
 {{ rejected_records('transactions', 'transaction_id', 'int_transactions__orphan_checked', changed_rows) }}
