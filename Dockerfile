@@ -5,6 +5,7 @@ FROM astrocrpublic.azurecr.io/runtime:3.3-2-python-3.11
 # requirements.txt (dbt-core, dbt-trino, Cosmos, providers) and the project are installed by the runtime's ONBUILD
 # steps. dbt runs in-process (Cosmos InvocationMode.DBT_RUNNER), so it shares Airflow's environment.
 ENV AIRFLOW__COSMOS__ENABLE_ORJSON_PARSER=True \
+    AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY=False \
     AIRFLOW__COSMOS__ENABLE_TELEMETRY=False \
     DBT_SEND_ANONYMOUS_USAGE_STATS=False
 

@@ -7,6 +7,7 @@ as the build reports it. A retried or cleared model task runs its model alone (`
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
 
@@ -114,6 +115,8 @@ def tune_watchers(dbt_group, dbt: DbtSettings) -> None:
     test task reports, and on a retry runs, only the tests it owns (see _own_tests).
     """
     producer = next(t for t in dbt_group.iter_tasks() if hasattr(t, "tests_per_model"))
+    # An instance attribute, like poke below: the producer calls self._make_parse_callable() for its dbt events.
+    producer._make_parse_callable = _finished_node_events(producer._make_parse_callable)
     every = producer.tests_per_model
     own = producer.tests_per_model = _own_tests(every, dbt_group.dbt_graph.filtered_nodes)
     _order_shared_tests(dbt_group, own)
@@ -134,6 +137,38 @@ def tune_watchers(dbt_group, dbt: DbtSettings) -> None:
                 others = set(every.get(task.model_unique_id, [])) - set(own.get(task.model_unique_id, []))
                 if others:
                     task.dbt_cmd_flags = [*task.dbt_cmd_flags, "--exclude", *sorted(u.split(".")[2] for u in others)]
+
+
+# dbt's node lifecycle events before a node's end. The producer's only use of each is one more XCom push (the node's
+# `_dbt_event`, which NodeFinished overwrites: the model tasks log the last one). Each push is a round trip to the
+# api-server, made in dbt's threads under one lock, so four pushes per node slowed the in-DAG `dbt build` more than
+# anything else (docs/benchmarks.md). Cosmos's own issue: astronomer/astronomer-cosmos#2777.
+INTERMEDIATE_NODE_EVENTS = frozenset({"NodeStart", "NodeCompiling", "NodeExecuting"})
+
+
+def _finished_node_events(make_parse):
+    """Wrap the producer's dbt log-line parser so that it skips INTERMEDIATE_NODE_EVENTS."""
+
+    def make():
+        parse = make_parse()
+
+        def parse_line(line: str, extra_kwargs) -> None:
+            if any(f'"{name}"' in line for name in INTERMEDIATE_NODE_EVENTS) and _event_name(line) in (
+                INTERMEDIATE_NODE_EVENTS
+            ):
+                return None
+            return parse(line, extra_kwargs)
+
+        return parse_line
+
+    return make
+
+
+def _event_name(line: str) -> str | None:
+    try:
+        return json.loads(line).get("info", {}).get("name")
+    except (ValueError, AttributeError):
+        return None  # not a JSON event: the parser surfaces it as a log line
 
 
 def poke_fresh_results(context) -> bool:

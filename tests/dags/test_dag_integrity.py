@@ -117,6 +117,35 @@ def test_one_watched_dbt_build_feeds_every_model_and_test_task(pipeline):
         assert task.poke_interval <= 5, "a chain of models pays the poll interval at every step"
 
 
+def test_the_producer_pushes_a_node_event_once_the_node_has_finished(pipeline):
+    """dbt's NodeStart, NodeCompiling and NodeExecuting push nothing; NodeFinished pushes the node's event and status."""
+
+    class RecordingTaskInstance:
+        def __init__(self):
+            self.pushed = []
+
+        def xcom_push(self, key, value):
+            self.pushed.append(key)
+
+        def xcom_pull(self, *args, **kwargs):
+            return None
+
+    def event(name: str, status: str) -> str:
+        node = {"unique_id": "model.lakehouse.dim_assets", "node_status": status, "resource_type": "model",
+                "node_started_at": "2026-11-30T07:00:00", "node_finished_at": "2026-11-30T07:00:03"}
+        # `msg` names another event: the filter goes by the event's name, not its text.
+        return json.dumps({"info": {"name": name, "level": "debug", "msg": "after NodeStart", "ts": "2026-11-30"},
+                           "data": {"node_info": node}}, indent=2)
+
+    parse = pipeline.get_task("dbt.dbt_producer_watcher")._make_parse_callable()
+    ti = RecordingTaskInstance()
+    for name, status in [("NodeStart", "started"), ("NodeCompiling", "compiling"), ("NodeExecuting", "executing")]:
+        parse(event(name, status), {"context": {"ti": ti}})
+    assert ti.pushed == []
+    parse(event("NodeFinished", "success"), {"context": {"ti": ti}})
+    assert sorted(ti.pushed) == ["model__lakehouse__dim_assets_dbt_event", "model__lakehouse__dim_assets_status"]
+
+
 def test_scheduled_builds_and_retried_test_tasks_leave_the_unit_tests_to_ci(pipeline, tmp_path):
     """The producer's `dbt build` and a retried test task's `dbt test` select no unit test, and every data test."""
     import subprocess
