@@ -16,6 +16,7 @@ from devtools.main_job import RUNS, backfill, generate, last_complete_days, task
 from devtools.receiver import read_messages
 from devtools.report import table_counts
 from devtools.stack.airflow import LOCAL_SENSOR_SETTINGS
+from include.pipeline.dbt_docs import fingerprint
 from include.settings import PipelineSettings, get_settings, s3_client, trino_connection
 from tests.integration.dbt_helpers import LAYERS
 
@@ -46,6 +47,9 @@ def wipe_lakehouse(settings, trino, s3) -> None:
             for obj in page.get("Contents", []):
                 s3.delete_object(Bucket=bucket, Key=obj["Key"])
     (settings.home / "webhook" / "messages.jsonl").unlink(missing_ok=True)
+    # The published dbt docs too: a run publishes them only when they are not current (include/pipeline/dbt_docs.py).
+    for published in (settings.home / "dbt-docs").glob("*"):
+        published.unlink()
 
 
 def require_local_sensor_settings(api: AirflowApi) -> None:
@@ -165,5 +169,6 @@ def shared_backfill(workdir: Path) -> dict:
     cleared = rerun_tasks(first["states"][DAY1])
     clear_tasks(api, latest[DAY1]["dag_run_id"], cleared)
     again = wait_for_runs(api, [DAY1], timeout=1200)
-    _SHARED.update(manifest=manifest, first=first, late=late, cleared=cleared, again=_snapshot(api, settings, again))
+    _SHARED.update(manifest=manifest, first=first, late=late, cleared=cleared, again=_snapshot(api, settings, again),
+                   docs_fingerprint=fingerprint(settings, trino_connection(settings).cursor()))
     return _SHARED
