@@ -153,22 +153,22 @@ def _finished_node_events(make_parse):
         parse = make_parse()
 
         def parse_line(line: str, extra_kwargs) -> None:
-            if any(f'"{name}"' in line for name in INTERMEDIATE_NODE_EVENTS) and _event_name(line) in (
-                INTERMEDIATE_NODE_EVENTS
-            ):
-                return None
-            return parse(line, extra_kwargs)
+            if not _is_intermediate_node_event(line):
+                parse(line, extra_kwargs)
 
         return parse_line
 
     return make
 
 
-def _event_name(line: str) -> str | None:
+def _is_intermediate_node_event(line: str) -> bool:
+    # Most lines name none of them: only those are decoded (the parser decodes every line again).
+    if not any(f'"{name}"' in line for name in INTERMEDIATE_NODE_EVENTS):
+        return False
     try:
-        return json.loads(line).get("info", {}).get("name")
+        return json.loads(line).get("info", {}).get("name") in INTERMEDIATE_NODE_EVENTS
     except (ValueError, AttributeError):
-        return None  # not a JSON event: the parser surfaces it as a log line
+        return False  # not a JSON event: the parser surfaces it as a log line
 
 
 def poke_fresh_results(context) -> bool:

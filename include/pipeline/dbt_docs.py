@@ -5,8 +5,8 @@ folder or an s3:// folder; the api-server serves that folder through Cosmos's Ai
 `[cosmos] dbt_docs_projects` (`dbt_docs_projects` below), as "dbt Docs (lakehouse)" under Browse.
 
 The docs describe the project and the tables' columns, not the day's rows: a run whose project and tables are those
-of the published docs skips the task (see `Fingerprint`). Generating them took 18 s at the end of every run,
-after the alerts, the last thing its users waited for.
+of the published docs skips the task (see `fingerprint`). Generating them took 18 s at the end of every run,
+after the alerts.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ NAME = "dbt Docs (lakehouse)"
 TASK_ID = "dbt_docs"
 # What the docs page loads: index.html fetches the other two from the same folder.
 FILES = ("manifest.json", "catalog.json", "index.html")
-# Published beside them: what they were generated from (Fingerprint.of).
+# Published beside them: what they were generated from (`fingerprint`).
 FINGERPRINT = "fingerprint.txt"
 
 
@@ -41,10 +41,10 @@ def dbt_docs_projects(docs_dir: str, conn_id: str | None = None) -> str:
 def docs_task(settings: Settings, **kwargs: Any):
     """Cosmos's `dbt docs generate` operator, publishing to LAKEHOUSE_DBT_DOCS_DIR (see `publish`).
 
-    It runs once the dbt build is done, whatever models failed (docs of what is there), and only if something was
-    built, and only if the project or its tables changed since the docs were published (else it is
-    skipped). The docs are not part of the data contract, so nothing waits on this task: a failure alerts through the
-    usual failure notifier and marks the run failed, but the data alerts run regardless.
+    It runs once the dbt build is done, whatever models failed (docs of what is there), only if something was
+    built, and skips when the project and its tables are those of the published docs. The docs are not part of the
+    data contract, so no data task waits on this one: a failure alerts through the usual failure notifier and marks
+    the run failed, but the data alerts run regardless.
     """
     from airflow.sdk import TriggerRule
     from cosmos.constants import InvocationMode
