@@ -4,9 +4,10 @@ Airflow imports this module at start-up in each of its processes (the plugins fo
 LocalExecutor worker is forked from the scheduler, each task process is forked from a worker, and each task parses
 the DAG file again: Cosmos with its operators and profiles, Airflow's decorators and timetables and, at the first
 Asset with a provider's URI scheme (`trino://`), every provider's Asset URI handler, which imports boto3 through the
-Amazon provider's S3 hook. That took 0.87 CPU-s of each task process's parse (0.17 s once preloaded), and a
-run has some 60 of them (a deferred task starts twice) on the 2 cores Trino needs (docs/benchmarks.md). Imported
-here, before the fork, it is done once. The dag-processor (a process per parse) and the triggerer preload the same.
+Amazon provider's S3 hook. That took 0.87 CPU-s of each task process's parse (0.17 s once preloaded), and a run
+has a process per task and a second per task that deferred, on the 2 cores Trino needs (docs/benchmarks.md).
+Imported here, before the fork, it is done once. The dag-processor (a process per parse) and the triggerer
+preload the same.
 
 Only third-party modules: the project's own (`include/`) are imported fresh by each task, so an edit to them
 takes effect without a restart, as before. Set LAKEHOUSE_PRELOAD=0 to turn preloading off.

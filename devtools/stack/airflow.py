@@ -87,7 +87,7 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         # orjson reads the dbt manifest several times faster than json at DAG parse.
         "AIRFLOW__COSMOS__ENABLE_ORJSON_PARSER": "True",
         # The WATCHER producer backs its results up to a Variable on its retry and failure callbacks only, not
-        # again on every node: see include/pipeline/dbt.py's execution_config and docs/benchmarks.md.
+        # again on every node: see docs/running.md (what a run's processes cost) and docs/benchmarks.md.
         "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])),

@@ -141,8 +141,7 @@ def _read_published(docs_dir: str, conn_id: str | None) -> str | None:
         return path.read_text() if path.exists() else None
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    bucket, _, prefix = docs_dir.removeprefix("s3://").partition("/")
-    key = f"{prefix.strip('/')}/{FINGERPRINT}".lstrip("/")
+    bucket, key = _s3_location(docs_dir, FINGERPRINT)
     hook = S3Hook(aws_conn_id=conn_id)
     return hook.read_key(key, bucket) if hook.check_for_key(key, bucket) else None
 
@@ -175,9 +174,14 @@ def _publish_local(bodies: dict[str, bytes], folder: Path) -> None:
 def _publish_s3(bodies: dict[str, bytes], url: str, conn_id: str | None) -> None:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    bucket, _, prefix = url.removeprefix("s3://").partition("/")
     hook = S3Hook(aws_conn_id=conn_id)
+    kinds = {".html": "text/html", ".json": "application/json", ".txt": "text/plain"}
     for name, body in bodies.items():
-        kind = "text/html" if name.endswith(".html") else "application/json"
-        hook.get_conn().put_object(Bucket=bucket, Key=f"{prefix.strip('/')}/{name}".lstrip("/"), Body=body,
-                                   ContentType=kind)
+        bucket, key = _s3_location(url, name)
+        hook.get_conn().put_object(Bucket=bucket, Key=key, Body=body, ContentType=kinds[Path(name).suffix])
+
+
+def _s3_location(url: str, name: str) -> tuple[str, str]:
+    """Bucket and key of the file `name` in the docs folder `url` (s3://bucket[/prefix])."""
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    return bucket, f"{prefix.strip('/')}/{name}".lstrip("/")

@@ -118,7 +118,7 @@ def test_one_watched_dbt_build_feeds_every_model_and_test_task(pipeline):
 
 
 def test_the_producer_pushes_a_node_event_once_the_node_has_finished(pipeline):
-    """dbt's NodeStart, NodeCompiling and NodeExecuting push nothing; NodeFinished pushes the node's event and status."""
+    """NodeStart, NodeCompiling and NodeExecuting push nothing; NodeFinished pushes the node's event and status."""
 
     class RecordingTaskInstance:
         def __init__(self):
